@@ -1,0 +1,185 @@
+"""The dagwright error tree.
+
+Every error raised by dagwright derives from :class:`DagwrightError` and carries a
+stable ``code`` (``DW-E001``...). Codes never change meaning once published; the table
+in ``docs/reference/errors.md`` lists them and a test keeps it in step with this module.
+
+Errors split in two families:
+
+* **Misuse** raises at the call: an unknown flow, a flow that does not compile, inputs
+  that do not validate, a tool that cannot be built from its function.
+* **Step failures** never raise out of ``run``: they are recorded on the
+  :class:`~dagwright.results.ExecutionResult` as an ``ErrorInfo`` whose ``code`` is one of
+  the ``DW-E1xx`` codes below; ``result.raise_for_error()`` turns them into
+  :class:`RunFailedError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from dagwright.compiler.diagnostics import Diagnostic
+    from dagwright.results import ExecutionResult
+
+
+class DagwrightError(Exception):
+    """Base of every dagwright error; ``code`` is stable and documented."""
+
+    code: ClassVar[str] = "DW-E001"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"[{self.code}] {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+class FlowCompileError(DagwrightError):
+    """A flow failed static checks; ``diagnostics`` holds every finding, errors and warnings."""
+
+    code = "DW-E002"
+
+    def __init__(self, flow_name: str, diagnostics: Sequence[Diagnostic]) -> None:
+        self.flow_name = flow_name
+        self.diagnostics = tuple(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        lines = "\n".join(f"  {d.format()}" for d in errors)
+        super().__init__(
+            f"flow {flow_name!r} has {len(errors)} error(s):\n{lines}",
+            hint="fix the listed diagnostics; `dagwright lint` shows them with positions",
+        )
+
+
+class FlowNotFoundError(DagwrightError):
+    """No flow of that name (and version) is registered."""
+
+    code = "DW-E003"
+
+
+class FlowInputError(DagwrightError):
+    """The inputs given to a run are missing keys or fail the flow's ``input_schema``.
+
+    ``missing`` names required inputs that were not given; ``errors`` holds pydantic's
+    structured details when schema validation failed.
+    """
+
+    code = "DW-E004"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: Sequence[str] = (),
+        errors: Sequence[Any] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.missing = tuple(missing)
+        self.errors = tuple(errors)
+
+
+class ToolDefinitionError(DagwrightError):
+    """A tool could not be built, e.g. ``@tool`` on a function without type annotations."""
+
+    code = "DW-E005"
+
+
+class FlowDefinitionError(DagwrightError):
+    """A flow or step definition is malformed beyond what the compiler can report."""
+
+    code = "DW-E006"
+
+
+class RunFailedError(DagwrightError):
+    """Raised by ``ExecutionResult.raise_for_error()`` for a failed run; ``result`` is attached."""
+
+    code = "DW-E007"
+
+    def __init__(self, message: str, *, result: ExecutionResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class ContextCollisionError(DagwrightError):
+    """Two unordered writers, or a forbidden ordered overwrite, met at run time."""
+
+    code = "DW-E008"
+
+
+# ---- step failures: recorded on the result, raised only by raise_for_error() ----
+
+
+class StepError(DagwrightError):
+    """Base of the errors a step can end with; they are recorded, not raised by ``run``."""
+
+    code = "DW-E100"
+
+
+class ToolExecutionError(StepError):
+    """The tool's function raised; the record keeps the original exception type and message."""
+
+    code = "DW-E101"
+
+
+class ToolInputError(StepError):
+    """The bound inputs did not validate against the tool's input model."""
+
+    code = "DW-E102"
+
+
+class ToolOutputError(StepError):
+    """The tool returned something that does not validate against its output model."""
+
+    code = "DW-E103"
+
+
+class StepTimeoutError(StepError):
+    """The step exceeded its ``timeout_s``."""
+
+    code = "DW-E104"
+
+
+class StepCancelledError(StepError):
+    """The step was cancelled because a sibling failed or the run was stopped."""
+
+    code = "DW-E105"
+
+
+class PredicateError(StepError):
+    """A ``when`` predicate could not be evaluated on the values it met (e.g. ``'a' > 1``)."""
+
+    code = "DW-E106"
+
+
+class SubflowError(StepError):
+    """A sub-flow step failed because a step inside the sub-flow failed."""
+
+    code = "DW-E107"
+
+
+ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
+    DagwrightError,
+    FlowCompileError,
+    FlowNotFoundError,
+    FlowInputError,
+    ToolDefinitionError,
+    FlowDefinitionError,
+    RunFailedError,
+    ContextCollisionError,
+    StepError,
+    ToolExecutionError,
+    ToolInputError,
+    ToolOutputError,
+    StepTimeoutError,
+    StepCancelledError,
+    PredicateError,
+    SubflowError,
+)
+"""Every error class, in code order: the source of truth for ``docs/reference/errors.md``."""

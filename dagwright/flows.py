@@ -1,0 +1,237 @@
+"""Flow definitions: steps, map steps, linear flows and DAG flows.
+
+These are frozen pydantic models: plain descriptions with no behaviour. Whether a flow
+makes sense (ids unique, dependencies known, data available to every step...) is the
+compiler's job, so that every problem is reported at once with a stable code rather
+than one at a time as a construction error. Construction only rejects what is not
+even the right shape (a wrong type, an unknown field, a malformed ``on_error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Union
+from typing import Literal as TypingLiteral
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from dagwright._execution.canonical import digest
+from dagwright._models import FrozenModel
+
+OnError = Annotated[str, Field(pattern=r"^(fail|skip|fallback:[A-Za-z_][A-Za-z0-9_.\-]*)$")]
+CollisionPolicy = TypingLiteral["overwrite", "warn", "error"]
+ErrorPolicy = TypingLiteral["fail_fast", "collect"]
+
+
+class Literal(BaseModel):
+    """A constant input value, as opposed to a context key: ``Literal(3)``.
+
+    Written ``{literal: value}`` in flow files (and serialised that way).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: Any
+
+    def __init__(self, value: Any = None, /, **data: Any) -> None:
+        if "value" not in data:
+            data["value"] = value
+        super().__init__(**data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file_form(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and set(data) == {"literal"}:
+            return {"value": data["literal"]}
+        return data
+
+    @model_serializer
+    def _to_file_form(self) -> dict[str, Any]:
+        return {"literal": self.value}
+
+
+def _inputs_from_file_form(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            field: Literal(source["literal"])
+            if isinstance(source, Mapping) and set(source) == {"literal"}
+            else source
+            for field, source in value.items()
+        }
+    return value
+
+
+InputSource = str | Literal
+"""A context key (``"n"``), a JSON pointer into the context (``"/doc/title"``) or a literal."""
+
+
+class RetryPolicy(BaseModel):
+    """How a failing tool call is retried.
+
+    ``max_attempts`` counts every call, the first included. The delay before attempt
+    ``k`` (numbered from 0) is ``min(backoff_s * multiplier ** (k - 1), max_backoff_s)``.
+    Only exceptions whose class, or a base class, is named in ``retry_on`` are retried
+    (by ``__name__`` or fully qualified name). There is no jitter: runs stay reproducible.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=3, ge=1)
+    backoff_s: float = Field(default=0.0, ge=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    max_backoff_s: float = Field(default=30.0, ge=0)
+    retry_on: tuple[str, ...] = ("Exception",)
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (0 for the first)."""
+        if attempt <= 0 or self.backoff_s == 0:
+            return 0.0
+        return float(min(self.backoff_s * self.multiplier ** (attempt - 1), self.max_backoff_s))
+
+
+class _StepBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = None
+    tool: str | None = None
+    flow: str | None = None
+    inputs: dict[str, InputSource] = Field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    when: str | None = None
+    retry: RetryPolicy | None = None
+    timeout_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs_file_form(cls, value: Any) -> Any:
+        return _inputs_from_file_form(value)
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _one_dependency(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @property
+    def target(self) -> str | None:
+        """The tool or sub-flow name this step calls (``None`` when neither is set)."""
+        return self.tool if self.tool is not None else self.flow
+
+
+class Step(_StepBase):
+    """One call of a tool (``tool=``) or of a registered sub-flow (``flow=``).
+
+    ``inputs`` maps tool input fields to sources; a field not mapped is read from the
+    context key of the same name. ``outputs`` maps context keys to output fields (to
+    rename or keep only some); by default every output field is written under its name.
+    ``on_error`` is ``"fail"``, ``"skip"`` or ``"fallback:<tool>"``.
+    """
+
+    kind: ClassVar[str] = "step"
+
+    outputs: dict[str, str] | None = None
+    on_error: OnError = "fail"
+
+
+class MapStep(_StepBase):
+    """Fan-out: run a tool or sub-flow once per item of the list ``over``.
+
+    ``item`` names the input field receiving the item; ``results`` is the context key of
+    the list of per-item outputs (item order); under ``error_policy="collect"``, ``errors``
+    receives the error records of failed items in index order.
+    """
+
+    kind: ClassVar[str] = "map"
+
+    over: str
+    item: str
+    results: str
+    errors: str | None = None
+    max_concurrency: int = 8
+    error_policy: ErrorPolicy = "fail_fast"
+
+
+def _step_kind(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "map" if isinstance(value, MapStep) else "step"
+    return "map" if isinstance(value, Mapping) and "over" in value else "step"
+
+
+AnyStep = Annotated[
+    Union[Annotated[Step, Tag("step")], Annotated[MapStep, Tag("map")]],  # noqa: UP007
+    Discriminator(_step_kind),
+]
+
+
+class Flow(FrozenModel):
+    """A linear flow: each step depends on the one before it.
+
+    Step ids default to the tool (or sub-flow) name, suffixed ``-2``, ``-3``... when a
+    name repeats. With ``input_schema``, run inputs are validated against it; without
+    one, every key read and never written is a required input. ``output_schema`` names
+    what the flow returns when used as a sub-flow.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    linear: ClassVar[bool] = True
+
+    name: str = Field(min_length=1)
+    steps: tuple[AnyStep, ...]
+    version: str = "1"
+    description: str = ""
+    on_context_collision: CollisionPolicy = "warn"
+    input_schema: type[BaseModel] | None = None
+    output_schema: type[BaseModel] | None = None
+
+    def __init__(
+        self, name: str | None = None, steps: Sequence[Any] | None = None, /, **data: Any
+    ) -> None:
+        if name is not None:
+            data["name"] = name
+        if steps is not None:
+            data["steps"] = steps
+        super().__init__(**data)
+
+    def definition(self) -> dict[str, Any]:
+        """The flow as plain JSON data (schemas as JSON Schema), the input of its digest."""
+        return {
+            "kind": "linear" if self.linear else "dag",
+            "name": self.name,
+            "version": self.version,
+            "on_context_collision": self.on_context_collision,
+            "steps": [
+                {"kind": s.kind, **s.model_dump(mode="json", exclude_defaults=True)}
+                for s in self.steps
+            ],
+            "input_schema": self.input_schema.model_json_schema() if self.input_schema else None,
+            "output_schema": self.output_schema.model_json_schema() if self.output_schema else None,
+        }
+
+    @cached_property
+    def definition_digest(self) -> str:
+        """sha256 of the canonical JSON of :meth:`definition` (descriptions excluded)."""
+        return digest(self.definition())
+
+    def __hash__(self) -> int:
+        return hash(self.definition_digest)
+
+
+class DAGFlow(Flow):
+    """A flow whose edges come only from ``depends_on``; every step needs a unique ``id``."""
+
+    linear: ClassVar[bool] = False
+
+    def __init__(
+        self, name: str | None = None, steps: Sequence[Any] | None = None, /, **data: Any
+    ) -> None:
+        super().__init__(name, steps, **data)
