@@ -1,0 +1,21 @@
+"""The compiler: static checks of a flow and its immutable plan.
+
+``compile_flow(flow, tools, registry)`` runs every structural, data-flow, context and
+hygiene check, reports all findings at once as :class:`Diagnostic`s with stable codes
+(:data:`CODES`, documented in ``docs/reference/diagnostics.md``), and returns a
+:class:`CompiledFlow` holding the :class:`~dagwright._execution.plan.Plan` the executor
+runs, or raises :class:`~dagwright.errors.FlowCompileError` when any finding is an error.
+"""
+
+from dagwright.compiler._compile import CompiledFlow, clear_cache, compile_flow
+from dagwright.compiler.diagnostics import CODES, Diagnostic, DiagnosticCode, Severity
+
+__all__ = [
+    "CODES",
+    "CompiledFlow",
+    "Diagnostic",
+    "DiagnosticCode",
+    "Severity",
+    "clear_cache",
+    "compile_flow",
+]

@@ -1,0 +1,116 @@
+"""The compile cache: a thread-safe, bounded LRU of successful compilations.
+
+A compilation depends on the flow definition, on every tool the flow and its sub-flows
+reference, and on the sub-flows the registry resolves; the key covers exactly that, so a
+changed tool or a newly registered sub-flow version compiles afresh. Failures are never
+cached: they are cheap to recompute and their findings depend on the call path (DW108).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
+from typing import Generic, TypeVar
+
+from dagwright.compiler._interfaces import ToolEntry
+from dagwright.errors import FlowNotFoundError
+from dagwright.flows import Flow, Step
+from dagwright.registry import FlowRegistry
+
+V = TypeVar("V")
+
+MAXSIZE = 256
+
+
+class LRUCache(Generic[V]):
+    """A bounded mapping evicting the least recently used entry; safe across threads."""
+
+    def __init__(self, maxsize: int = MAXSIZE) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> V | None:
+        """The value under ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: V) -> V:
+        """Store ``value`` unless another thread stored one first; return the stored one.
+
+        Returning the first stored value keeps "same inputs, identical object" true even
+        when two threads compile the same flow at once.
+        """
+        with self._lock:
+            existing = self._data.get(key)
+            if existing is not None:
+                self._data.move_to_end(key)
+                return existing
+            self._data[key] = value
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+            return value
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)
+
+
+def referenced_tools(flow: Flow) -> list[str]:
+    """Tool names the flow's own steps call, fallbacks included, in declaration order."""
+    names: dict[str, None] = {}
+    for step in flow.steps:
+        if step.tool is not None:
+            names.setdefault(step.tool, None)
+        if isinstance(step, Step) and step.on_error.startswith("fallback:"):
+            names.setdefault(step.on_error.removeprefix("fallback:"), None)
+    return list(names)
+
+
+def cache_key(
+    flow: Flow, tools: Mapping[str, ToolEntry], registry: FlowRegistry | None
+) -> Hashable:
+    """Everything a compilation of ``flow`` depends on.
+
+    The flow's definition digest and description (descriptions are outside the digest
+    but decide DW404), the fingerprint of every tool referenced by the flow or any
+    sub-flow it reaches, and the version, digest and description of each such sub-flow.
+    """
+    tool_names: set[str] = set()
+    subflows: dict[str, tuple[str, str, str] | None] = {}
+    pending = [flow]
+    while pending:
+        current = pending.pop()
+        tool_names.update(referenced_tools(current))
+        for step in current.steps:
+            name = step.flow
+            if name is None or name in subflows:
+                continue
+            if registry is None:
+                subflows[name] = None
+                continue
+            try:
+                sub = registry.get(name)
+            except FlowNotFoundError:
+                subflows[name] = None
+                continue
+            subflows[name] = (sub.version, sub.definition_digest, sub.description)
+            pending.append(sub)
+    fingerprints = tuple(
+        (n, tools[n].fingerprint() if n in tools else None) for n in sorted(tool_names)
+    )
+    return (
+        flow.definition_digest,
+        flow.description,
+        fingerprints,
+        tuple(sorted(subflows.items(), key=lambda item: item[0])),
+    )

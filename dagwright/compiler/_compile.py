@@ -1,0 +1,165 @@
+"""``compile_flow``: run every check, then build the plan.
+
+The passes run in a fixed order (structure, targets, writes, reads, types, context,
+hygiene) and each one records findings instead of stopping, so one call reports
+everything. Only a flow with no error gets a :class:`~dagwright._execution.plan.Plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from dagwright._execution.canonical import digest as canonical_digest
+from dagwright._execution.plan import Plan
+from dagwright.compiler._cache import MAXSIZE, LRUCache, cache_key, referenced_tools
+from dagwright.compiler._context import check_context, written_keys
+from dagwright.compiler._graph import build_edges, build_steps
+from dagwright.compiler._hygiene import check_hygiene
+from dagwright.compiler._interfaces import (
+    TargetInterface,
+    ToolEntry,
+    flow_interface,
+    normalize_tools,
+)
+from dagwright.compiler._plan_builder import build_plan, output_keys
+from dagwright.compiler._reads import resolve_reads
+from dagwright.compiler._state import Analysis
+from dagwright.compiler._targets import resolve_targets
+from dagwright.compiler._typecheck import check_types
+from dagwright.compiler._writes import resolve_writes
+from dagwright.compiler.diagnostics import Diagnostic
+from dagwright.errors import FlowCompileError
+from dagwright.flows import Flow
+from dagwright.registry import FlowRegistry
+from dagwright.tools import Tool, ToolSpec
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledFlow:
+    """A flow that passed every check, with its plan and the non-error findings.
+
+    ``required_inputs`` / ``optional_inputs`` are sorted alphabetically (with an
+    ``input_schema``: its required and other fields; without one: the keys some step
+    reads before any step writes them, required when a required field, a map's ``over``
+    or a ``when`` reads them). ``canonical_order`` lists step ids in canonical order.
+    ``digest`` equals ``plan.digest``. ``subflows`` maps each sub-flow name the flow
+    calls to its compiled form. ``interface`` is what a caller of this flow as a
+    sub-flow sees: its input fields and the output keys it returns.
+
+    Compared and hashed by identity: the compile cache hands out one object per
+    (flow, tools, sub-flows) combination.
+    """
+
+    flow: Flow
+    plan: Plan
+    diagnostics: tuple[Diagnostic, ...]
+    required_inputs: tuple[str, ...]
+    optional_inputs: tuple[str, ...]
+    canonical_order: tuple[str, ...]
+    digest: str
+    subflows: Mapping[str, CompiledFlow]
+    interface: TargetInterface = field(repr=False)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        """Error findings (always empty: a flow with errors does not compile)."""
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Warning findings (``info`` ones are only in ``diagnostics``)."""
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+_CACHE: LRUCache[CompiledFlow] = LRUCache(MAXSIZE)
+
+
+def clear_cache() -> None:
+    """Forget every cached compilation (tests, or after changing tools in place)."""
+    _CACHE.clear()
+
+
+def compile_flow(
+    flow: Flow,
+    tools: Iterable[Tool | ToolSpec] | Mapping[str, Tool | ToolSpec] = (),
+    registry: FlowRegistry | None = None,
+) -> CompiledFlow:
+    """Check ``flow`` against ``tools`` (and sub-flows from ``registry``) and compile it.
+
+    Every check runs and every finding is collected. If any has severity ``"error"``,
+    raises :class:`~dagwright.errors.FlowCompileError` carrying all of them (warnings
+    included); otherwise returns the :class:`CompiledFlow` with its warnings and infos.
+    ``tools`` are ``Tool``s or ``ToolSpec``s (the callables are never needed), as an
+    iterable (indexed by name) or a mapping (indexed by key). Sub-flows resolve to
+    their latest registered version and compile recursively with the same tools.
+    Successful results are cached (thread-safe LRU of 256): the same flow, tools and
+    sub-flows give the identical object.
+    """
+    result = _compile(flow, normalize_tools(tools), registry, ())
+    if isinstance(result, CompiledFlow):
+        return result
+    raise FlowCompileError(flow.name, result)
+
+
+def _compile(
+    flow: Flow,
+    tools: Mapping[str, ToolEntry],
+    registry: FlowRegistry | None,
+    stack: tuple[str, ...],
+) -> CompiledFlow | Sequence[Diagnostic]:
+    key = cache_key(flow, tools, registry)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    inner_stack = (*stack, flow.name)
+
+    def compile_sub(sub: Flow) -> CompiledFlow | Sequence[Diagnostic]:
+        return _compile(sub, tools, registry, inner_stack)
+
+    analysis = Analysis(flow, tools)
+    build_steps(analysis)
+    build_edges(analysis)
+    resolve_targets(analysis, registry, inner_stack, compile_sub)
+    resolve_writes(analysis)
+    resolve_reads(analysis)
+    check_types(analysis)
+    check_context(analysis)
+    check_hygiene(analysis)
+    if analysis.has_errors():
+        return tuple(analysis.diagnostics)
+    return _CACHE.put(key, _finish(analysis))
+
+
+def _finish(analysis: Analysis) -> CompiledFlow:
+    flow = analysis.flow
+    used = referenced_tools(flow)
+    digest = canonical_digest(
+        {
+            "flow": flow.definition(),
+            "tools": {name: analysis.tools[name].schema_hash for name in used},
+            "subflows": {name: sub.digest for name, sub in analysis.subflows.items()},
+        }
+    )
+    plan = build_plan(analysis, digest)
+    last_writer = {key: writers[-1] for key, writers in written_keys(analysis).items()}
+    interface = flow_interface(
+        input_fields=analysis.input_fields,
+        required_inputs=analysis.required_inputs,
+        optional_inputs=analysis.optional_inputs,
+        output_fields=analysis.output_fields,
+        output_keys=output_keys(analysis),
+        key_schemas={key: analysis.steps[w].produces[key] for key, w in last_writer.items()},
+    )
+    return CompiledFlow(
+        flow=flow,
+        plan=plan,
+        diagnostics=tuple(analysis.diagnostics),
+        required_inputs=analysis.required_inputs,
+        optional_inputs=analysis.optional_inputs,
+        canonical_order=tuple(s.id for s in plan.steps),
+        digest=digest,
+        subflows=MappingProxyType(dict(analysis.subflows)),
+        interface=interface,
+    )

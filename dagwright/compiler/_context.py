@@ -1,0 +1,141 @@
+"""Context pass: who writes each key, and what the flow returns.
+
+Emits DW209 (output_schema field never produced), DW301 (ordered collision, severity
+from ``on_context_collision``), DW302 (unordered collision) and DW303 (dead output).
+"""
+
+from __future__ import annotations
+
+from dagwright.compiler._reads import flow_inputs
+from dagwright.compiler._state import Analysis
+from dagwright.compiler.diagnostics import Severity
+
+_ORDERED_SEVERITY: dict[str, Severity | None] = {
+    "warn": "warning",
+    "error": "error",
+    "overwrite": None,
+}
+
+
+def written_keys(analysis: Analysis) -> dict[str, list[int]]:
+    """Each written key -> its writers (declaration indices) in canonical order."""
+    writers: dict[str, list[int]] = {}
+    for state in analysis.in_order():
+        for key in state.produces:
+            writers.setdefault(key, []).append(state.index)
+    return writers
+
+
+def check_context(analysis: Analysis) -> None:
+    """Report collisions, output fields never produced and dead outputs."""
+    writers = written_keys(analysis)
+    _check_outputs(analysis, writers)
+    _check_collisions(analysis, writers)
+    _check_dead(analysis)
+
+
+def _check_outputs(analysis: Analysis, writers: dict[str, list[int]]) -> None:
+    if analysis.output_fields is None:
+        return
+    inputs = flow_inputs(analysis)
+    schema = analysis.flow.output_schema.__name__  # type: ignore[union-attr]
+    for name in analysis.output_fields:
+        if name not in writers and name not in inputs:
+            analysis.report(
+                "DW209",
+                f"output_schema {schema} field {name!r} is written by no step and is not "
+                "a flow input",
+                hint=f"add a step that writes {name!r} (or rename an output to it with "
+                f"`outputs`), or remove the field from {schema}",
+            )
+
+
+def _bits(mask: int) -> list[int]:
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return found
+
+
+def _names(analysis: Analysis, indices: list[int]) -> str:
+    shown = ", ".join(repr(analysis.steps[i].id) for i in indices[:5])
+    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+
+
+def _check_collisions(analysis: Analysis, writers: dict[str, list[int]]) -> None:
+    """One finding per (writer, key) against the writers before it in canonical order.
+
+    Reporting every pair would drown a chain of n writers in n^2/2 warnings; the writer
+    it directly overwrites (its latest ancestor writer) is the one worth naming.
+    """
+    severity = _ORDERED_SEVERITY[analysis.flow.on_context_collision]
+    fields = analysis.input_fields or {}
+    steps = analysis.steps
+    position = analysis.position
+    for key, indices in writers.items():
+        earlier: list[int] = []
+        earlier_mask = 0
+        for b in indices:
+            ancestors = analysis.ancestors[b] & earlier_mask
+            unordered = sorted(
+                (a for a in _bits(earlier_mask & ~ancestors) if not analysis.is_ancestor(b, a)),
+                key=position.__getitem__,
+            )
+            if unordered:
+                analysis.report(
+                    "DW302",
+                    f"steps {_names(analysis, unordered)} and {steps[b].id!r} all write key "
+                    f"{key!r} and none depends on another, so the result would depend on "
+                    "timing"
+                    if len(unordered) > 1
+                    else f"steps {steps[unordered[0]].id!r} and {steps[b].id!r} both write "
+                    f"key {key!r} and neither depends on the other, so the result would "
+                    "depend on timing",
+                    step=steps[b],
+                    hint=f"rename one output with `outputs`, or add "
+                    f"depends_on=[{steps[unordered[-1]].id!r}] to {steps[b].id!r}",
+                )
+            if severity is not None and ancestors:
+                latest = next(a for a in reversed(earlier) if ancestors >> a & 1)
+                more = ancestors.bit_count() - 1
+                analysis.report(
+                    "DW301",
+                    f"step {steps[b].id!r} overwrites key {key!r} written by its ancestor "
+                    f"{steps[latest].id!r}"
+                    + (f" (and {more} earlier writer(s))" if more else "")
+                    + "; the later value wins",
+                    step=steps[b],
+                    hint="rename one output with `outputs`, or set "
+                    "on_context_collision='overwrite' if the overwrite is intended",
+                    severity=severity,
+                )
+            elif severity is not None and key in fields:
+                analysis.report(
+                    "DW301",
+                    f"step {steps[b].id!r} overwrites flow input {key!r}; the step's value wins",
+                    step=steps[b],
+                    hint="rename the output with `outputs`, or set "
+                    "on_context_collision='overwrite' if replacing the input is intended",
+                    severity=severity,
+                )
+            earlier.append(b)
+            earlier_mask |= 1 << b
+
+
+def _check_dead(analysis: Analysis) -> None:
+    outputs = analysis.output_fields
+    if outputs is None:
+        return  # without an output schema every written key is returned: nothing is dead
+    schema = analysis.flow.output_schema.__name__  # type: ignore[union-attr]
+    for state in analysis.in_order():
+        for key in state.produces:
+            if key not in analysis.reads and key not in outputs:
+                analysis.report(
+                    "DW303",
+                    f"writes key {key!r}, which no step reads and output_schema {schema} lacks",
+                    step=state,
+                    hint="keep only the outputs you need with `outputs`, or add the key "
+                    f"to {schema}",
+                )

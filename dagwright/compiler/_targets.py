@@ -1,0 +1,195 @@
+"""Target pass: what each step calls.
+
+Resolves tools and sub-flows (compiling sub-flows recursively), fallbacks and map
+settings. Emits DW104 (unknown tool), DW105 (unknown flow), DW106 (not exactly one of
+tool/flow), DW107 (max_concurrency), DW108 (sub-flow recursion), DW111 (fallback on a
+non-tool step), and passes on the errors of a sub-flow that does not compile.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from dagwright.compiler._interfaces import TargetInterface, tool_interface
+from dagwright.compiler._state import Analysis, StepState
+from dagwright.compiler.diagnostics import Diagnostic
+from dagwright.errors import FlowNotFoundError
+from dagwright.flows import Flow, MapStep, Step
+from dagwright.registry import FlowRegistry
+
+if TYPE_CHECKING:
+    from dagwright.compiler._compile import CompiledFlow
+
+SubCompiler = Callable[[Flow], "CompiledFlow | Sequence[Diagnostic]"]
+"""Compiles a sub-flow one level deeper: its result, or its findings when it fails."""
+
+
+def _known(names: Sequence[str], name: str) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"did you mean {close[0]!r}? "
+    shown = ", ".join(sorted(names)[:8]) or "none"
+    return f"known: {shown}; "
+
+
+def resolve_targets(
+    analysis: Analysis,
+    registry: FlowRegistry | None,
+    stack: tuple[str, ...],
+    compile_sub: SubCompiler,
+) -> None:
+    """Resolve every step's target; ``stack`` is the chain of flows being compiled."""
+    failed_subflows: set[str] = set()
+    interfaces: dict[str, TargetInterface] = {}
+    for state in analysis.steps:
+        step = state.step
+        if (step.tool is None) == (step.flow is None):
+            both = step.tool is not None
+            analysis.report(
+                "DW106",
+                f"step sets both tool={step.tool!r} and flow={step.flow!r}"
+                if both
+                else "step sets neither `tool` nor `flow`",
+                step=state,
+                hint="set exactly one of `tool=` (a tool call) or `flow=` (a sub-flow call)",
+            )
+        elif step.tool is not None:
+            _resolve_tool(analysis, state, step.tool, interfaces)
+        elif step.flow is not None:
+            _resolve_flow(
+                analysis,
+                state,
+                step.flow,
+                registry=registry,
+                stack=stack,
+                compile_sub=compile_sub,
+                failed=failed_subflows,
+            )
+        if isinstance(step, MapStep):
+            _check_map(analysis, state, step)
+        else:
+            _resolve_fallback(analysis, state, step)
+
+
+def _resolve_tool(
+    analysis: Analysis, state: StepState, name: str, interfaces: dict[str, TargetInterface]
+) -> None:
+    state.target = name
+    entry = analysis.tools.get(name)
+    if entry is None:
+        analysis.report(
+            "DW104",
+            f"calls unknown tool {name!r}",
+            step=state,
+            hint=f"{_known(list(analysis.tools), name)}pass the tool (or its ToolSpec) in `tools=`",
+        )
+        return
+    state.tool = entry
+    state.interface = interfaces.get(name)
+    if state.interface is None:
+        # Hashing a ToolSpec digests its schemas; look it up once per tool, not per step.
+        state.interface = interfaces[name] = tool_interface(entry.spec)
+
+
+def _resolve_flow(
+    analysis: Analysis,
+    state: StepState,
+    name: str,
+    *,
+    registry: FlowRegistry | None,
+    stack: tuple[str, ...],
+    compile_sub: SubCompiler,
+    failed: set[str],
+) -> None:
+    state.target = name
+    if name in stack:
+        path = " -> ".join((*stack, name))
+        analysis.report(
+            "DW108",
+            f"calls flow {name!r} recursively: {path}",
+            step=state,
+            hint="a flow may not call itself, directly or through sub-flows; "
+            "factor the shared steps into a separate flow",
+        )
+        return
+    if registry is None:
+        analysis.report(
+            "DW105",
+            f"calls sub-flow {name!r} but no registry was given",
+            step=state,
+            hint="register the sub-flow in a FlowRegistry and pass `registry=`",
+        )
+        return
+    compiled = analysis.subflows.get(name)
+    if compiled is None and name not in failed:
+        try:
+            flow = registry.get(name)
+        except FlowNotFoundError:
+            analysis.report(
+                "DW105",
+                f"calls unknown flow {name!r}",
+                step=state,
+                hint=f"{_known([f.name for f in registry], name)}register the sub-flow "
+                "with FlowRegistry.register(flow)",
+            )
+            failed.add(name)
+            return
+        result = compile_sub(flow)
+        if isinstance(result, Sequence):
+            failed.add(name)
+            for inner in result:
+                if inner.severity != "error":
+                    continue
+                where = f" at step {inner.step_id!r}" if inner.step_id is not None else ""
+                analysis.diagnostics.append(
+                    Diagnostic(
+                        code=inner.code,
+                        severity="error",
+                        message=f"in sub-flow {name!r}{where}: {inner.message}",
+                        step_id=state.id,
+                        hint=inner.hint,
+                    )
+                )
+            return
+        compiled = result
+        analysis.subflows[name] = compiled
+    if compiled is not None:
+        state.subflow = compiled
+        state.interface = compiled.interface
+
+
+def _check_map(analysis: Analysis, state: StepState, step: MapStep) -> None:
+    limit = step.max_concurrency
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        analysis.report(
+            "DW107",
+            f"max_concurrency must be an integer >= 1, got {limit!r}",
+            step=state,
+            hint="use 1 to run the items one at a time, or a small integer such as 8",
+        )
+
+
+def _resolve_fallback(analysis: Analysis, state: StepState, step: Step) -> None:
+    if not step.on_error.startswith("fallback:"):
+        return
+    name = step.on_error.removeprefix("fallback:")
+    if step.tool is None:
+        analysis.report(
+            "DW111",
+            f"on_error={step.on_error!r} is set on a sub-flow step; fallback only "
+            "applies to tool steps",
+            step=state,
+            hint="use on_error='skip', or handle the failure inside the sub-flow",
+        )
+    entry = analysis.tools.get(name)
+    if entry is None:
+        analysis.report(
+            "DW104",
+            f"fallback names unknown tool {name!r}",
+            step=state,
+            hint=f"{_known(list(analysis.tools), name)}pass the fallback tool in `tools=`",
+        )
+        return
+    state.fallback = entry
