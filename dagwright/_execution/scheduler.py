@@ -1,0 +1,543 @@
+"""The run state machine: one per run, pumped by a lane.
+
+Rules
+=====
+1. A step is *activated* once every predecessor is terminal and its frame is not halted.
+2. Activation settles what needs no tool call at once: a step whose skip sources were
+   all skipped, or whose ``when`` is false, is skipped; a step whose required inputs have
+   no value fails (or is skipped, under ``on_error="skip"``).
+3. Otherwise a tool step queues one :class:`Unit` (one tool call); a sub-flow step opens
+   a child *frame*; a map step opens a *fan-out*, which queues at most its
+   ``max_concurrency`` instances at a time, in index order, and queues the next as soon
+   as one ends (no head-of-line blocking). Map instances of a sub-flow are frames too.
+4. The lane ``take``\\ s units, runs them, and reports each exactly once: ``complete``,
+   ``fail`` or ``cancel``. The machine alone decides retries, fallbacks, ``on_error``,
+   skip propagation and what halts.
+5. A failure that nothing absorbs (``on_error="skip"`` and ``error_policy="collect"``
+   absorb) *halts* its frame, and the frame above it when that failure will fail the
+   step that opened it. A halted frame starts nothing: its queued units are dropped when
+   taken, its successors never activate. Units already taken are still reported and
+   recorded as they end.
+6. A frame closes when none of its activated steps is open. Closing reports to what
+   opened it: the run (root), a sub-flow step, or a map instance.
+7. Records and outputs are stored by step index (and instance index), so records, the
+   final context and the digest come out in canonical order, never completion order.
+
+Theory of operation
+===================
+The machine is pure: no clock, threads, I/O or randomness. Lanes pass the times they
+measured with each report. Work that settles without a tool call (skips, frame closes,
+fan-out refills) cascades through a worklist inside the machine rather than recursion, so
+a chain of a thousand skipped steps costs a loop, not a stack. ``open`` counts each
+frame's activated but unfinished steps; newly ready successors are counted before the
+finishing step is subtracted, so a frame never looks empty while work is pending.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from dagwright._execution.binding import MISSING, bind, lookup
+from dagwright._execution.journal import (
+    attempt_span,
+    bare_record,
+    cancelled_error,
+    children_span,
+    missing_input_error,
+    step_target,
+    subflow_error,
+)
+from dagwright._execution.merge import merge_step_outputs
+from dagwright._execution.plan import MAP, Plan, StepPlan
+from dagwright._execution.predicates import PredicateEvaluationError
+from dagwright._execution.trackers import (
+    ACTIVE,
+    CANCELLED,
+    DONE,
+    FAILED,
+    NOT_RUN,
+    SKIPPED,
+    STATUS_NAME,
+    Fanout,
+    Frame,
+    Unit,
+    halted,
+)
+from dagwright.errors import PredicateError, ToolInputError
+from dagwright.flows import RetryPolicy
+from dagwright.results import AttemptRecord, ErrorInfo, StepRecord
+
+# A final failure, by the step's on_error: (state it ends in, whether it halts the frame).
+# Pre-call failures (missing input, predicate error) of a fallback step fail: the fallback
+# tool would receive the same unusable inputs.
+_ON_FAILURE: dict[str, tuple[int, bool]] = {
+    "fail": (FAILED, True),
+    "fallback": (FAILED, True),
+    "skip": (SKIPPED, False),
+}
+
+_NOT_RETRIED_BY_DEFAULT = frozenset({ToolInputError.__name__})
+
+
+def retryable(policy: RetryPolicy, error_names: tuple[str, ...]) -> bool:
+    """Whether an exception with these class names (its MRO) is retried under ``policy``.
+
+    Invalid inputs fail the same way every time, so they are retried only when
+    ``retry_on`` names ``ToolInputError`` explicitly.
+    """
+    wanted = policy.retry_on
+    if error_names and error_names[0] in _NOT_RETRIED_BY_DEFAULT:
+        return error_names[0] in wanted
+    return any(name in wanted for name in error_names)
+
+
+class RunMachine:
+    """The state of one run; see the module docstring for its rules.
+
+    Lanes call :meth:`take` for units to run and report each with :meth:`complete`,
+    :meth:`fail` or :meth:`cancel`, until :attr:`finished`. Then :meth:`records`,
+    :meth:`context`, :attr:`success` and :attr:`error` describe the run.
+    """
+
+    def __init__(self, plan: Plan, inputs: dict[str, Any]) -> None:
+        self.plan = plan
+        self.queue: deque[Unit] = deque()
+        self.in_flight = 0
+        self.finished = False
+        self._pending: deque[tuple[Frame, int]] = deque()
+        self._refill: deque[Fanout] = deque()
+        self.root = self._open_frame(plan, inputs, None, -1, None, None)
+        self._drain()
+
+    # ---- what lanes call -------------------------------------------------------------
+
+    def take(self, limit: int) -> list[Unit]:
+        """Up to ``limit`` units to start now, in the order they became ready."""
+        taken: list[Unit] = []
+        queue = self.queue
+        while queue and len(taken) < limit:
+            unit = queue.popleft()
+            if self.ishalted(unit):
+                # Dropping can end a step whose failure is absorbed, releasing new work.
+                self._drop(unit)
+                self._drain()
+            else:
+                taken.append(unit)
+        self.in_flight += len(taken)
+        return taken
+
+    def complete(
+        self, unit: Unit, outputs: dict[str, Any], started_at: float, ended_at: float
+    ) -> None:
+        """Report that ``unit``'s call returned ``outputs`` (validated, JSON-mode)."""
+        self.in_flight -= 1
+        unit.attempts.append(
+            AttemptRecord(unit.attempt, "completed", unit.tool, None, started_at, ended_at)
+        )
+        step = unit.step
+        attempts = tuple(unit.attempts)
+        start = attempts[0].started_at
+        fallback = unit.tool if unit.is_fallback else None
+        if unit.fanout is not None:
+            record = StepRecord(
+                step.id, "completed", step.target, None, unit.inputs, outputs, attempts,
+                None, unit.index, (), fallback, start, ended_at,
+            )  # fmt: skip
+            self._instance_ended(unit.fanout, unit.index or 0, DONE, outputs, record, None)
+        else:
+            written = {key: outputs[name] for key, name in step.writes}
+            record = StepRecord(
+                step.id, "completed", step.target, None, unit.inputs, written, attempts,
+                None, None, (), fallback, start, ended_at,
+            )  # fmt: skip
+            self._settle(unit.frame, step.index, DONE, written, record)
+        self._drain()
+
+    def fail(
+        self,
+        unit: Unit,
+        error: ErrorInfo,
+        error_names: tuple[str, ...],
+        started_at: float,
+        ended_at: float,
+    ) -> None:
+        """Report that ``unit``'s call failed; ``error_names`` is the exception's MRO names.
+
+        The machine retries it (the unit is queued again with ``attempt`` and ``delay``
+        set), calls the fallback tool, or records the failure.
+        """
+        self.in_flight -= 1
+        step = unit.step
+        error = ErrorInfo(error.code, error.type, error.message, step.id, unit.index)
+        unit.attempts.append(
+            AttemptRecord(unit.attempt, "failed", unit.tool, error, started_at, ended_at)
+        )
+        if not self.ishalted(unit) and not unit.is_fallback:
+            policy = step.retry
+            if (
+                policy is not None
+                and unit.attempt + 1 < policy.max_attempts
+                and retryable(policy, error_names)
+            ):
+                unit.attempt += 1
+                unit.delay = policy.delay_before(unit.attempt)
+                self.queue.append(unit)
+                return
+            if step.fallback is not None:
+                unit.attempt += 1
+                unit.delay = 0.0
+                unit.is_fallback = True
+                unit.tool = step.fallback
+                self.queue.append(unit)
+                return
+        self._unit_ended(unit, FAILED, error)
+        self._drain()
+
+    def cancel(self, unit: Unit, started_at: float | None, ended_at: float | None) -> None:
+        """Report that ``unit``'s call was cancelled before it returned."""
+        self.in_flight -= 1
+        unit.attempts.append(
+            AttemptRecord(unit.attempt, "cancelled", unit.tool, None, started_at, ended_at)
+        )
+        self._unit_ended(unit, CANCELLED, cancelled_error(unit.step, unit.index))
+        self._drain()
+
+    def ishalted(self, unit: Unit) -> bool:
+        """True when ``unit`` must not start (or, in flight, should be cancelled)."""
+        return (unit.fanout is not None and unit.fanout.stopping) or halted(unit.frame)
+
+    # ---- what the run produced -------------------------------------------------------
+
+    @property
+    def success(self) -> bool:
+        """True when the run finished with no failure."""
+        return self.finished and self.root.failure is None and not self.root.incomplete
+
+    @property
+    def error(self) -> ErrorInfo | None:
+        """The failure that ended the run, if any."""
+        return self.root.failure
+
+    def records(self) -> tuple[StepRecord, ...]:
+        """The run's step records in canonical order."""
+        return self.root.record_list()
+
+    def context(self) -> dict[str, Any]:
+        """The final context: flow inputs, then every step's writes in canonical order."""
+        return merge_step_outputs(self.root.inputs, self.root.outputs)
+
+    # ---- internals -------------------------------------------------------------------
+
+    def _open_frame(
+        self,
+        plan: Plan,
+        inputs: dict[str, Any],
+        parent: Frame | None,
+        parent_step: int,
+        fanout: Fanout | None,
+        index: int | None,
+    ) -> Frame:
+        frame = Frame(plan, inputs, parent, parent_step, fanout, index)
+        frame.open = len(plan.roots)
+        for i in plan.roots:
+            self._pending.append((frame, i))
+        if frame.open == 0:
+            self._close(frame)
+        return frame
+
+    def _drain(self) -> None:
+        pending, refill = self._pending, self._refill
+        while pending or refill:
+            while pending:
+                frame, i = pending.popleft()
+                if halted(frame):
+                    frame.state[i] = NOT_RUN
+                    frame.incomplete = True
+                    self._step_left(frame)
+                else:
+                    frame.state[i] = ACTIVE
+                    self._activate(frame, frame.plan.steps[i])
+            while refill:
+                self._launch(refill.popleft())
+
+    def _activate(self, frame: Frame, step: StepPlan) -> None:
+        state = frame.state
+        if step.skip_sources and all(state[j] == SKIPPED for j in step.skip_sources):
+            self._settle(frame, step.index, SKIPPED, None, bare_record(step, "skipped"))
+            return
+        if step.when is not None:
+            values = {}
+            for name, source in step.when_sources:
+                value = lookup(source, frame.outputs, frame.inputs)
+                values[name] = None if value is MISSING else value
+            try:
+                go = step.when.evaluate(values)
+            except PredicateEvaluationError as exc:
+                error = ErrorInfo(
+                    PredicateError.code,
+                    PredicateError.__name__,
+                    f"`when` {step.when.source!r} could not be evaluated: {exc}",
+                    step.id,
+                )
+                self._step_failed(frame, step, error, {}, (), ())
+                return
+            if not go:
+                self._settle(frame, step.index, SKIPPED, None, bare_record(step, "skipped"))
+                return
+        if step.kind == MAP:
+            self._open_fanout(frame, step)
+            return
+        inputs, missing = bind(step.bindings, frame.outputs, frame.inputs)
+        if missing:
+            self._step_failed(frame, step, missing_input_error(step, missing), inputs, (), ())
+        elif step.subplan is not None:
+            self._open_frame(step.subplan, inputs, frame, step.index, None, None)
+        else:
+            self.queue.append(Unit(frame, step, None, None, inputs))
+
+    def _settle(
+        self,
+        frame: Frame,
+        i: int,
+        state: int,
+        written: dict[str, Any] | None,
+        record: StepRecord | None,
+    ) -> None:
+        """Step ``i`` reached a terminal ``state``: record it and release its successors."""
+        frame.state[i] = state
+        frame.records[i] = record
+        if written is not None:
+            frame.outputs[i] = written
+        if state == CANCELLED:
+            frame.incomplete = True
+        ready = 0
+        if not halted(frame):
+            waiting = frame.waiting
+            for j in frame.plan.steps[i].successors:
+                waiting[j] -= 1
+                if waiting[j] == 0:
+                    self._pending.append((frame, j))
+                    ready += 1
+        frame.open += ready
+        self._step_left(frame)
+
+    def _step_left(self, frame: Frame) -> None:
+        frame.open -= 1
+        if frame.open == 0:
+            self._close(frame)
+
+    def _step_failed(
+        self,
+        frame: Frame,
+        step: StepPlan,
+        error: ErrorInfo,
+        inputs: dict[str, Any],
+        attempts: tuple[AttemptRecord, ...],
+        children: tuple[StepRecord, ...],
+        fallback: str | None = None,
+    ) -> None:
+        """A step's final failure: ``on_error`` decides between failed and skipped."""
+        state, halts = _ON_FAILURE[step.on_error]
+        start, end = attempt_span(attempts) if attempts else children_span(children)
+        record = StepRecord(
+            step.id, STATUS_NAME[state], *step_target(step), inputs, {}, attempts, error,
+            None, children, fallback, start, end,
+        )  # fmt: skip
+        if halts:
+            if frame.failure is None:
+                frame.failure = error
+            self._halt(frame)
+        self._settle(frame, step.index, state, None, record)
+
+    def _halt(self, frame: Frame) -> None:
+        """Stop starting work in ``frame``, and above it where this failure will spread."""
+        frame.stopping = True
+        parent = frame.parent
+        if parent is None:
+            return
+        fanout = frame.fanout
+        if fanout is not None:
+            if fanout.step.error_policy == "fail_fast":
+                fanout.stopping = True
+                self._halt(fanout.frame)
+        elif parent.plan.steps[frame.parent_step].on_error != "skip":
+            self._halt(parent)
+
+    def _unit_ended(self, unit: Unit, state: int, error: ErrorInfo) -> None:
+        step = unit.step
+        attempts = tuple(unit.attempts)
+        fallback = unit.tool if unit.is_fallback else None
+        if unit.fanout is not None:
+            start, end = attempt_span(attempts)
+            record = StepRecord(
+                step.id, STATUS_NAME[state], step.target, None, unit.inputs, {}, attempts,
+                error, unit.index, (), fallback, start, end,
+            )  # fmt: skip
+            self._instance_ended(unit.fanout, unit.index or 0, state, None, record, error)
+        elif state == FAILED:
+            self._step_failed(unit.frame, step, error, unit.inputs, attempts, (), fallback)
+        else:
+            start, end = attempt_span(attempts)
+            record = StepRecord(
+                step.id, STATUS_NAME[state], step.target, None, unit.inputs, {}, attempts,
+                error, None, (), fallback, start, end,
+            )  # fmt: skip
+            self._settle(unit.frame, step.index, state, None, record)
+
+    def _drop(self, unit: Unit) -> None:
+        """A queued unit of a halted frame: it never starts (or never retries)."""
+        if unit.attempts:  # it failed before and waited for a retry: it ends cancelled
+            self.in_flight += 1
+            self.cancel(unit, None, None)
+            return
+        if unit.fanout is not None:
+            self._instance_ended(unit.fanout, unit.index or 0, NOT_RUN, None, None, None)
+        else:
+            unit.frame.state[unit.step.index] = NOT_RUN
+            unit.frame.incomplete = True
+            self._step_left(unit.frame)
+
+    def _close(self, frame: Frame) -> None:
+        """Every activated step of ``frame`` ended: report to what opened it."""
+        if frame.parent is None:
+            self.finished = True
+            return
+        children = frame.record_list()
+        fanout = frame.fanout
+        if fanout is not None:
+            step, index = fanout.step, frame.index or 0
+            if frame.failure is not None:
+                error = subflow_error(step, frame.failure, index)
+                state, outputs = FAILED, None
+            elif frame.incomplete:
+                error, state, outputs = cancelled_error(step, index), CANCELLED, None
+            else:
+                error, state, outputs = None, DONE, frame.subflow_outputs()
+            start, end = children_span(children)
+            record = StepRecord(
+                step.id, STATUS_NAME[state], None, step.target, frame.inputs, outputs or {},
+                (), error, index, children, None, start, end,
+            )  # fmt: skip
+            self._instance_ended(fanout, index, state, outputs, record, error)
+            return
+        parent = frame.parent
+        step = parent.plan.steps[frame.parent_step]
+        if frame.failure is not None:
+            error = subflow_error(step, frame.failure, None)
+            self._step_failed(parent, step, error, frame.inputs, (), children)
+            return
+        start, end = children_span(children)
+        if frame.incomplete:
+            record = StepRecord(
+                step.id, "cancelled", None, step.target, frame.inputs, {}, (),
+                cancelled_error(step, None), None, children, None, start, end,
+            )  # fmt: skip
+            self._settle(parent, step.index, CANCELLED, None, record)
+            return
+        outputs = frame.subflow_outputs()
+        written = {key: outputs[name] for key, name in step.writes if name in outputs}
+        record = StepRecord(
+            step.id, "completed", None, step.target, frame.inputs, written, (), None, None,
+            children, None, start, end,
+        )  # fmt: skip
+        self._settle(parent, step.index, DONE, written, record)
+
+    # ---- fan-out -----------------------------------------------------------------------
+
+    def _open_fanout(self, frame: Frame, step: StepPlan) -> None:
+        assert step.over is not None
+        items = lookup(step.over, frame.outputs, frame.inputs)
+        shared, missing = bind(step.bindings, frame.outputs, frame.inputs)
+        if items is MISSING or not isinstance(items, list):
+            got = "no value" if items is MISSING else f"a {type(items).__name__}"
+            error = ErrorInfo(
+                ToolInputError.code,
+                ToolInputError.__name__,
+                f"`over` {step.over.key!r} of map step {step.id!r} resolved to {got}, not a list",
+                step.id,
+            )
+            self._step_failed(frame, step, error, shared, (), ())
+        elif missing:
+            self._step_failed(frame, step, missing_input_error(step, missing), shared, (), ())
+        elif not items:
+            self._fanout_settled(Fanout(frame, step, items, shared))
+        else:
+            self._launch(Fanout(frame, step, items, shared))
+
+    def _launch(self, fanout: Fanout) -> None:
+        """Start instances in index order until the map's concurrency bound is reached."""
+        step, items = fanout.step, fanout.items
+        limit, item = step.max_concurrency, step.item or ""
+        while fanout.running < limit and fanout.next < len(items) and not fanout.stopping:
+            index = fanout.next
+            fanout.next += 1
+            fanout.running += 1
+            inputs = dict(fanout.shared)
+            inputs[item] = items[index]
+            if step.subplan is not None:
+                self._open_frame(step.subplan, inputs, fanout.frame, step.index, fanout, index)
+            else:
+                self.queue.append(Unit(fanout.frame, step, fanout, index, inputs))
+
+    def _instance_ended(
+        self,
+        fanout: Fanout,
+        index: int,
+        state: int,
+        outputs: dict[str, Any] | None,
+        record: StepRecord | None,
+        error: ErrorInfo | None,
+    ) -> None:
+        fanout.running -= 1
+        fanout.records[index] = record
+        if state == DONE:
+            fanout.outputs[index] = outputs
+        elif state == FAILED and error is not None:
+            if fanout.step.error_policy == "collect":
+                fanout.errors[index] = {
+                    "index": index,
+                    "error_type": error.type,
+                    "message": error.message,
+                }
+            elif fanout.failure is None:
+                fanout.failure = error
+                fanout.stopping = True
+                self._halt(fanout.frame)
+        else:
+            fanout.incomplete = True
+        if fanout.running == 0 and (fanout.next == len(fanout.items) or self._fanouthalted(fanout)):
+            self._fanout_settled(fanout)
+        elif not fanout.stopping and fanout.next < len(fanout.items):
+            self._refill.append(fanout)
+
+    def _fanouthalted(self, fanout: Fanout) -> bool:
+        return fanout.stopping or halted(fanout.frame)
+
+    def _fanout_settled(self, fanout: Fanout) -> None:
+        step, frame = fanout.step, fanout.frame
+        children = tuple(r for r in fanout.records if r is not None)
+        inputs = {**fanout.shared, "over": fanout.items}
+        if fanout.failure is not None:
+            self._step_failed(frame, step, fanout.failure, inputs, (), children)
+            return
+        start, end = children_span(children)
+        if fanout.incomplete or fanout.next < len(fanout.items):
+            record = StepRecord(
+                step.id, "cancelled", *step_target(step), inputs, {}, (),
+                cancelled_error(step, None), None, children, None, start, end,
+            )  # fmt: skip
+            self._settle(frame, step.index, CANCELLED, None, record)
+            return
+        written: dict[str, Any] = {
+            step.results_key or "": [o for o in fanout.outputs if o is not None]
+        }
+        if step.errors_key is not None:
+            written[step.errors_key] = [fanout.errors[i] for i in sorted(fanout.errors)]
+        record = StepRecord(
+            step.id, "completed", *step_target(step), inputs, written, (), None, None,
+            children, None, start, end,
+        )  # fmt: skip
+        self._settle(frame, step.index, DONE, written, record)
+
+    # ---- small helpers -----------------------------------------------------------------
