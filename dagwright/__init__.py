@@ -1,0 +1,69 @@
+"""dagwright: typed, statically checked DAGs for agent tool chains, run deterministically.
+
+Public names only; the implementation lives in private modules.
+"""
+
+from dagwright.compiler import CompiledFlow, Diagnostic, compile_flow
+from dagwright.errors import (
+    ContextCollisionError,
+    DagwrightError,
+    FlowCompileError,
+    FlowDefinitionError,
+    FlowInputError,
+    FlowNotFoundError,
+    PredicateError,
+    RunFailedError,
+    StepCancelledError,
+    StepError,
+    StepTimeoutError,
+    SubflowError,
+    ToolDefinitionError,
+    ToolExecutionError,
+    ToolInputError,
+    ToolOutputError,
+)
+from dagwright.executor import FlowExecutor
+from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
+from dagwright.registry import FlowRegistry
+from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
+from dagwright.tools import Tool, ToolSpec, tool
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AttemptRecord",
+    "CompiledFlow",
+    "ContextCollisionError",
+    "DAGFlow",
+    "DagwrightError",
+    "Diagnostic",
+    "ErrorInfo",
+    "ExecutionResult",
+    "Flow",
+    "FlowCompileError",
+    "FlowDefinitionError",
+    "FlowExecutor",
+    "FlowInputError",
+    "FlowNotFoundError",
+    "FlowRegistry",
+    "Literal",
+    "MapStep",
+    "PredicateError",
+    "RetryPolicy",
+    "RunFailedError",
+    "Step",
+    "StepCancelledError",
+    "StepError",
+    "StepRecord",
+    "StepTimeoutError",
+    "SubflowError",
+    "Tool",
+    "ToolDefinitionError",
+    "ToolExecutionError",
+    "ToolInputError",
+    "ToolOutputError",
+    "ToolSpec",
+    "__version__",
+    "compile_flow",
+    "tool",
+]

@@ -1,0 +1,222 @@
+"""FlowExecutor: the public facade over the lanes.
+
+The executor holds what runs share: the tools, the flow registry, compiled plans and
+the bounded thread pool. Nothing run-scoped lives on it, so one executor can serve many
+runs at once from many threads. Each run gets its own :class:`RunMachine` (the pure
+core) and a lane drives it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from dagwright._execution.merge import input_collisions
+from dagwright._execution.scheduler import RunMachine
+from dagwright._logging import get_logger
+from dagwright.compiler import CompiledFlow, compile_flow
+from dagwright.errors import FlowInputError, ToolDefinitionError
+from dagwright.flows import Flow
+from dagwright.lanes.threads import drive_sync
+from dagwright.registry import FlowRegistry
+from dagwright.results import ExecutionResult
+from dagwright.tools import Tool
+
+_log = get_logger()
+
+FlowRef = Flow | str
+RunInputs = Mapping[str, Any] | BaseModel | None
+
+
+class FlowExecutor:
+    """Runs flows against a fixed set of tools.
+
+    ``max_concurrency`` bounds the calls in flight in one run and sizes the shared thread
+    pool (``1`` runs every step in the calling thread, in canonical order). Flows given
+    by name, and sub-flow steps, resolve through ``registry``. Use as a context manager,
+    or call :meth:`close`, to shut the pool down.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool] = (),
+        *,
+        registry: FlowRegistry | None = None,
+        max_concurrency: int = 8,
+    ) -> None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise TypeError("max_concurrency must be an int >= 1")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        self._tools: dict[str, Tool] = {}
+        for item in tools:
+            if not isinstance(item, Tool):
+                raise ToolDefinitionError(
+                    f"expected a Tool, got {type(item).__name__}",
+                    hint="decorate the function with @tool, or build Tool(...)",
+                )
+            other = self._tools.get(item.name)
+            if other is not None and other is not item:
+                raise ToolDefinitionError(
+                    f"two different tools are named {item.name!r}",
+                    hint="give each tool a unique name (@tool(name=...))",
+                )
+            self._tools[item.name] = item
+        self._registry = registry if registry is not None else FlowRegistry()
+        self._max_concurrency = max_concurrency
+        self._compiled: dict[tuple[str, int], CompiledFlow] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    # ---- properties ----------------------------------------------------------------
+
+    @property
+    def tools(self) -> Mapping[str, Tool]:
+        """The tools by name."""
+        return dict(self._tools)
+
+    @property
+    def registry(self) -> FlowRegistry:
+        """The registry flows and sub-flows are resolved through."""
+        return self._registry
+
+    @property
+    def max_concurrency(self) -> int:
+        """Calls in flight per run, and the size of the shared thread pool."""
+        return self._max_concurrency
+
+    # ---- compiling ---------------------------------------------------------------------
+
+    def resolve(self, flow_or_name: FlowRef) -> Flow:
+        """The flow object for a flow or a registered name (``FlowNotFoundError``)."""
+        if isinstance(flow_or_name, Flow):
+            return flow_or_name
+        if isinstance(flow_or_name, str):
+            return self._registry.get(flow_or_name)
+        raise TypeError(f"expected a Flow or a flow name, got {type(flow_or_name).__name__}")
+
+    def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
+        """Compile a flow against this executor's tools (cached; ``FlowCompileError``)."""
+        flow = self.resolve(flow_or_name)
+        key = (flow.definition_digest, self._registry.generation)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = compile_flow(flow, tools=self._tools, registry=self._registry)
+            with self._lock:
+                self._compiled[key] = compiled
+        return compiled
+
+    # ---- running -------------------------------------------------------------------
+
+    def run(
+        self, flow_or_name: FlowRef, inputs: RunInputs = None, *, run_id: str | None = None
+    ) -> ExecutionResult:
+        """Run a flow on the sync lane and return its result.
+
+        Misuse raises at once (``FlowNotFoundError``, ``FlowCompileError``,
+        ``FlowInputError``); a failing step does not raise: the result has
+        ``success=False`` and ``error`` (see ``ExecutionResult.raise_for_error``).
+        """
+        compiled = self.compile(flow_or_name)
+        machine = RunMachine(compiled.plan, self._prepare_inputs(compiled, inputs))
+        drive_sync(machine, self._tools, self._max_concurrency, self._get_pool)
+        return self._result(compiled, machine, run_id)
+
+    def _prepare_inputs(self, compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
+        plan = compiled.plan
+        if inputs is None:
+            given: Mapping[str, Any] = {}
+        elif isinstance(inputs, BaseModel):
+            given = inputs.model_dump(mode="json")
+        elif isinstance(inputs, Mapping):
+            given = inputs
+        else:
+            raise FlowInputError(
+                f"inputs of flow {plan.flow_name!r} must be a mapping or a pydantic model, "
+                f"got {type(inputs).__name__}"
+            )
+        if plan.input_schema is not None:
+            try:
+                data = plan.input_schema.model_validate(given).model_dump(mode="json")
+            except ValidationError as exc:
+                errors = exc.errors(include_url=False)
+                missing = [".".join(map(str, e["loc"])) for e in errors if e["type"] == "missing"]
+                raise FlowInputError(
+                    f"inputs of flow {plan.flow_name!r} do not match "
+                    f"{plan.input_schema.__name__}: {exc.error_count()} error(s): "
+                    + "; ".join(
+                        f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors
+                    ),
+                    missing=missing,
+                    errors=errors,
+                ) from exc
+        else:
+            absent = [key for key in plan.required_inputs if key not in given]
+            if absent:
+                raise FlowInputError(
+                    f"flow {plan.flow_name!r} is missing required input(s): "
+                    + ", ".join(map(repr, absent)),
+                    missing=absent,
+                    hint="pass them in `inputs`; CompiledFlow.required_inputs lists them all",
+                )
+            try:
+                data = to_jsonable_python(dict(given))
+            except PydanticSerializationError as exc:
+                raise FlowInputError(
+                    f"inputs of flow {plan.flow_name!r} are not JSON-serialisable: {exc}",
+                    hint="runs hold JSON data; convert objects to dicts, lists and scalars",
+                ) from exc
+        clashes = input_collisions(data, plan.written_keys, plan.collision_policy)
+        if clashes and plan.collision_policy == "warn":
+            _log.warning("input_overwritten", flow=plan.flow_name, keys=list(clashes))
+        return data
+
+    @staticmethod
+    def _result(compiled: CompiledFlow, machine: RunMachine, run_id: str | None) -> ExecutionResult:
+        plan = compiled.plan
+        return ExecutionResult(
+            run_id=run_id if run_id is not None else uuid.uuid4().hex,
+            flow_name=plan.flow_name,
+            flow_version=plan.flow_version,
+            success=machine.success,
+            output=machine.context(),
+            steps=machine.records(),
+            error=machine.error,
+        )
+
+    # ---- the shared pool -----------------------------------------------------------
+
+    def _get_pool(self) -> ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("this FlowExecutor is closed")
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self._max_concurrency, thread_name_prefix="dagwright"
+                    )
+                pool = self._pool
+        return pool
+
+    def close(self) -> None:
+        """Shut the thread pool down, waiting for running calls; the executor is then unusable
+        for calls that need the pool."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def __enter__(self) -> FlowExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

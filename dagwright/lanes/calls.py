@@ -1,0 +1,89 @@
+"""One tool call: validate the input, call, validate the output; classify failures.
+
+Both lanes use these functions. What differs between lanes is only how ``tool.fn`` is
+called and awaited; validation, output projection and failure classification are here,
+once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dagwright.errors import StepError, ToolExecutionError, ToolInputError, ToolOutputError
+from dagwright.results import ErrorInfo
+from dagwright.tools import Tool
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
+    """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid)."""
+    try:
+        return tool.input_schema.model_validate(inputs)
+    except ValidationError as exc:
+        raise ToolInputError(
+            f"inputs of tool {tool.name!r} are invalid: {_summary(exc)}",
+            hint="check the step's `inputs` mapping and the producers' output types",
+        ) from exc
+
+
+def finish(tool: Tool, raw: Any) -> dict[str, Any]:
+    """Validate what the tool returned and give its JSON-mode output dict.
+
+    Accepts an instance of the output model or a mapping of its fields; anything else, or
+    a mapping that does not validate, is a ``ToolOutputError``.
+    """
+    schema = tool.output_schema
+    try:
+        if type(raw) is schema:
+            model = raw
+        elif isinstance(raw, Mapping):
+            model = schema.model_validate(raw)
+        elif isinstance(raw, BaseModel):
+            model = schema.model_validate(raw.model_dump())
+        else:
+            raise ToolOutputError(
+                f"tool {tool.name!r} returned {type(raw).__name__}, "
+                f"expected {schema.__name__} or a dict of its fields",
+            )
+    except ValidationError as exc:
+        raise ToolOutputError(
+            f"output of tool {tool.name!r} is invalid: {_summary(exc)}",
+            hint=f"return a {schema.__name__} or a dict with exactly its fields",
+        ) from exc
+    return model.model_dump(mode="json")
+
+
+def call_sync(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Run a synchronous tool once: validate, call, validate."""
+    return finish(tool, tool.fn(prepare(tool, inputs)))
+
+
+async def call_async(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Run a tool once on an event loop: validate, call (awaiting an async tool), validate."""
+    return finish(tool, await tool.fn(prepare(tool, inputs)))
+
+
+def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
+    """The recorded error for ``exc`` and the class names ``retry_on`` is matched against.
+
+    dagwright's own step errors keep their code; anything a tool raised is recorded as
+    ``ToolExecutionError`` (``DW-E101``) with the original exception's type and message.
+    Names include each class of the MRO by ``__name__`` and fully qualified name.
+    """
+    if isinstance(exc, StepError):
+        info = ErrorInfo(exc.code, type(exc).__name__, exc.message)
+    else:
+        info = ErrorInfo(ToolExecutionError.code, type(exc).__name__, str(exc) or repr(exc))
+    mro = type(exc).__mro__
+    names = tuple(c.__name__ for c in mro) + tuple(f"{c.__module__}.{c.__qualname__}" for c in mro)
+    return info, names

@@ -1,0 +1,175 @@
+"""Run results: frozen records of what a run did.
+
+Records are slotted dataclasses built once per step, cheap enough for the hot path.
+``to_dict(times=False)`` is the deterministic projection hashed into a run's digest:
+for deterministic tools it is byte-identical across lanes, concurrency settings and
+repeated runs, because records are kept in canonical order, never completion order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from dagwright._execution.canonical import digest as _digest
+from dagwright.errors import RunFailedError
+
+StepStatus = Literal["completed", "failed", "skipped", "cancelled"]
+AttemptStatus = Literal["completed", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why a step (or run) failed: stable ``code``, exception ``type`` name and ``message``."""
+
+    code: str
+    type: str
+    message: str
+    step_id: str | None = None
+    index: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data."""
+        return {
+            "code": self.code,
+            "type": self.type,
+            "message": self.message,
+            "step_id": self.step_id,
+            "index": self.index,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One call of a tool: ``number`` counts from 0; ``tool`` differs for a fallback call."""
+
+    number: int
+    status: AttemptStatus
+    tool: str
+    error: ErrorInfo | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    def to_dict(self, *, times: bool = True) -> dict[str, Any]:
+        """Plain JSON data; ``times=False`` leaves out the wall-clock times."""
+        data: dict[str, Any] = {
+            "number": self.number,
+            "status": self.status,
+            "tool": self.tool,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+        if times:
+            data["started_at"] = self.started_at
+            data["ended_at"] = self.ended_at
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """What one step (or one map instance, ``index`` set) did.
+
+    ``tool`` is the tool the step calls (``flow`` for a sub-flow step); ``fallback`` names
+    the fallback tool when it produced the outputs. ``inputs`` are the bound inputs,
+    ``outputs`` what the step wrote to the context (for an instance: its outputs).
+    ``attempts`` has one entry per call made. ``children`` holds the records of a
+    sub-flow's steps or of a map's instances, in canonical / index order. Times are
+    wall-clock seconds since the epoch (``None`` for a step that never called anything).
+    """
+
+    step_id: str
+    status: StepStatus
+    tool: str | None = None
+    flow: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    attempts: tuple[AttemptRecord, ...] = ()
+    error: ErrorInfo | None = None
+    index: int | None = None
+    children: tuple[StepRecord, ...] = ()
+    fallback: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    def to_dict(self, *, times: bool = True) -> dict[str, Any]:
+        """Plain JSON data; ``times=False`` gives the deterministic projection."""
+        data: dict[str, Any] = {
+            "step_id": self.step_id,
+            "status": self.status,
+            "tool": self.tool,
+            "flow": self.flow,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "attempts": [a.to_dict(times=times) for a in self.attempts],
+            "error": None if self.error is None else self.error.to_dict(),
+            "index": self.index,
+            "children": [c.to_dict(times=times) for c in self.children],
+            "fallback": self.fallback,
+        }
+        if times:
+            data["started_at"] = self.started_at
+            data["ended_at"] = self.ended_at
+        return data
+
+    def walk(self) -> Iterator[StepRecord]:
+        """This record, then its children's records depth-first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The outcome of one run.
+
+    ``output`` is the final context (flow inputs plus every step's outputs, in canonical
+    order, JSON-mode values). ``steps`` are the records in canonical order. A failed run
+    has ``success=False`` and ``error``; it does not raise unless ``raise_for_error()``
+    is called. ``digest`` (sha256 of the canonical JSON of output and records without
+    times) is computed on first access.
+    """
+
+    run_id: str
+    flow_name: str
+    flow_version: str
+    success: bool
+    output: dict[str, Any]
+    steps: tuple[StepRecord, ...]
+    error: ErrorInfo | None = None
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of ``output`` and the records without times."""
+        return _digest(self.deterministic_view())
+
+    def deterministic_view(self) -> dict[str, Any]:
+        """What the digest covers: flow identity, success, output and untimed records."""
+        return {
+            "flow": self.flow_name,
+            "version": self.flow_version,
+            "success": self.success,
+            "output": self.output,
+            "steps": [s.to_dict(times=False) for s in self.steps],
+        }
+
+    def step(self, step_id: str) -> StepRecord:
+        """The top-level record of ``step_id``; ``KeyError`` if it has none."""
+        for record in self.steps:
+            if record.step_id == step_id:
+                return record
+        raise KeyError(step_id)
+
+    def raise_for_error(self) -> ExecutionResult:
+        """Raise :class:`RunFailedError` if the run failed; return ``self`` otherwise."""
+        if not self.success:
+            err = self.error
+            detail = (
+                f"step {err.step_id!r} failed: [{err.code}] {err.type}: {err.message}"
+                if err is not None
+                else "run failed"
+            )
+            raise RunFailedError(
+                f"run {self.run_id} of flow {self.flow_name!r}: {detail}", result=self
+            )
+        return self

@@ -1,0 +1,78 @@
+"""Determinism: the same flow gives byte-identical results at any concurrency.
+
+Random DAGs of up to 30 steps whose tools sleep a random 0-2 ms, so completion order
+varies from run to run; outputs, untimed records and digests must not.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from dagwright import DAGFlow, FlowExecutor, Literal, Step, tool
+
+
+class Value(BaseModel):
+    value: int
+
+
+@tool
+def mix(a: int = 0, b: int = 0, c: int = 0, salt: int = 0, delay_ms: float = 0.0) -> Value:
+    """A deterministic function of its inputs that takes a while."""
+    if delay_ms:
+        time.sleep(delay_ms / 1000)
+    return Value(value=(a * 31 + b * 17 + c * 7 + salt) % 1_000_003)
+
+
+@st.composite
+def random_dags(draw: st.DrawFn) -> DAGFlow:
+    size = draw(st.integers(min_value=1, max_value=30))
+    steps = []
+    for i in range(size):
+        deps = sorted(draw(st.sets(st.integers(0, i - 1), max_size=4))) if i else []
+        reads = deps[:3]
+        inputs: dict[str, str | Literal] = {
+            field: f"k{dep}" for field, dep in zip("abc", reads, strict=False)
+        }
+        inputs["salt"] = Literal(i)
+        inputs["delay_ms"] = Literal(draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])))
+        when = None
+        gated = draw(st.integers(0, 3)) == 0
+        if reads and gated:
+            threshold = draw(st.integers(0, 1_000_003))
+            when = f"k{reads[0]} is not None and k{reads[0]} > {threshold}"
+        steps.append(
+            Step(
+                id=f"s{i}",
+                tool="mix",
+                inputs=inputs,
+                outputs={f"k{i}": "value"},
+                depends_on=tuple(f"s{d}" for d in deps),
+                when=when,
+            )
+        )
+    return DAGFlow("random", steps)
+
+
+EXECUTORS = {k: FlowExecutor([mix], max_concurrency=k) for k in (1, 2, 8)}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(flow=random_dags())
+def test_sync_results_identical_across_concurrency(flow: DAGFlow) -> None:
+    results = [ex.run(flow, {}) for ex in EXECUTORS.values()]
+    baseline = results[0]
+    assert baseline.success, baseline.error
+    for other in results[1:]:
+        assert other.output == baseline.output
+        assert [s.to_dict(times=False) for s in other.steps] == [
+            s.to_dict(times=False) for s in baseline.steps
+        ]
+        assert other.digest == baseline.digest
