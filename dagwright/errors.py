@@ -40,6 +40,18 @@ class DagwrightError(Exception):
             text += f" (hint: {self.hint})"
         return text
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments than ``args`` holds; rebuild from
+        # the instance state so every error survives pickling (process pools, dask).
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[DagwrightError], message: str, state: dict[str, Any]) -> DagwrightError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class FlowCompileError(DagwrightError):
     """A flow failed static checks; ``diagnostics`` holds every finding, errors and warnings."""

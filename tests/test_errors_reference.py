@@ -126,3 +126,19 @@ def test_the_parser_rejects_a_broken_table() -> None:
         parse_error_table(broken)
     with pytest.raises(AssertionError):
         parse_error_table("no table here\n")
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    from dagwright import FlowInputError
+    from dagwright.compiler import Diagnostic
+    from dagwright.errors import FlowCompileError
+
+    compile_error = FlowCompileError("f", [Diagnostic("DW102", "error", "unknown", "b", "fix")])
+    again = pickle.loads(pickle.dumps(compile_error))
+    assert type(again) is FlowCompileError
+    assert again.diagnostics == compile_error.diagnostics
+    assert str(again) == str(compile_error)
+    input_error = pickle.loads(pickle.dumps(FlowInputError("missing", missing=["n"])))
+    assert input_error.missing == ("n",) and input_error.code == "DW-E004"
