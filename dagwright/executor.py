@@ -8,8 +8,8 @@ core) and a lane drives it.
 
 from __future__ import annotations
 
+import os
 import threading
-import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -173,7 +173,11 @@ class FlowExecutor:
                     f"inputs of flow {plan.flow_name!r} are not JSON-serialisable: {exc}",
                     hint="runs hold JSON data; convert objects to dicts, lists and scalars",
                 ) from exc
-        clashes = input_collisions(data, plan.written_keys, plan.collision_policy)
+        # Declared inputs that steps overwrite were ordered (and judged) by the compiler;
+        # only extra keys the caller passed can collide unseen.
+        clashes = input_collisions(
+            data, plan.written_keys, plan.collision_policy, declared=compiled.declared_inputs
+        )
         if clashes and plan.collision_policy == "warn":
             _log.warning("input_overwritten", flow=plan.flow_name, keys=list(clashes))
         return data
@@ -182,7 +186,7 @@ class FlowExecutor:
     def _result(compiled: CompiledFlow, machine: RunMachine, run_id: str | None) -> ExecutionResult:
         plan = compiled.plan
         return ExecutionResult(
-            run_id=run_id if run_id is not None else uuid.uuid4().hex,
+            run_id=run_id if run_id is not None else os.urandom(16).hex(),
             flow_name=plan.flow_name,
             flow_version=plan.flow_version,
             success=machine.success,

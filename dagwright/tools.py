@@ -177,20 +177,23 @@ def _build_tool(
             f"{where}: return annotation must be a pydantic BaseModel subclass, got {returned!r}",
             hint="declare a BaseModel for the outputs; its fields become context keys",
         )
-    input_model = create_model(f"{_camel(tool_name)}Input", **fields)
-    names = tuple(fields)
+    input_model = create_model(
+        f"{_camel(tool_name)}Input", __config__=ConfigDict(extra="ignore"), **fields
+    )
 
     call: Callable[..., Any]
     if inspect.iscoroutinefunction(fn):
 
         async def call_async(inp: BaseModel) -> Any:
-            return await fn(**{n: inp.__dict__[n] for n in names})
+            return await fn(**inp.__dict__)
 
         call = call_async
     else:
 
         def call_sync(inp: BaseModel) -> Any:
-            return fn(**{n: inp.__dict__[n] for n in names})
+            # The generated input model allows no extra fields: its __dict__ holds exactly
+            # the function's parameters.
+            return fn(**inp.__dict__)
 
         call = call_sync
     call.__name__ = fn.__name__

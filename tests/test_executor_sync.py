@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from dagwright import (
+    ContextCollisionError,
     DAGFlow,
     Flow,
     FlowCompileError,
@@ -436,3 +437,20 @@ def test_digest_is_stable_and_ignores_times(executor: FlowExecutor) -> None:
 def test_shout_tool_used(executor: FlowExecutor) -> None:
     result = executor.run(Flow("s", [Step(tool="shout")]), {"text": "hi"})
     assert result.output == {"text": "HI"}
+
+
+def test_only_unseen_input_keys_count_as_collisions(caplog: pytest.LogCaptureFixture) -> None:
+    # n is a declared input that the first step reads and a later step rewrites: an
+    # ordered overwrite the compiler saw; nothing to report at run time.
+    flow = Flow("rewrite", [Step(tool="double"), Step(tool="increment")])
+    with FlowExecutor([double, increment]) as ex, caplog.at_level("WARNING", "dagwright"):
+        ex.run(flow, {"n": 1})
+        assert not caplog.records
+        # `result` is written by a step but the caller passed it too: unseen, so it warns
+        ex.run(flow, {"n": 1, "result": 99})
+    assert any("input_overwritten" in r.getMessage() for r in caplog.records)
+    strict = Flow(
+        "strict", [Step(tool="double"), Step(tool="increment")], on_context_collision="error"
+    )
+    with FlowExecutor([double, increment]) as ex, pytest.raises(ContextCollisionError):
+        ex.run(strict, {"n": 1, "result": 99})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from dagwright._execution.plan import LITERAL, POINTER, FieldBinding, Source
+from dagwright._execution.plan import KEY, LITERAL, POINTER, FieldBinding, Source
 
 
 class _Missing:
@@ -82,7 +82,21 @@ def bind(
     bound: dict[str, Any] = {}
     missing: list[str] = []
     for binding in bindings:
-        value = lookup(binding.source, outputs, inputs)
+        source = binding.source
+        if source.kind == KEY:  # the common case, inlined: one producer wrote it
+            key = source.key
+            for producer in source.producers:
+                written = outputs[producer]
+                if written is not None and key in written:
+                    bound[binding.field] = written[key]
+                    break
+            else:
+                if source.from_input and key in inputs:
+                    bound[binding.field] = inputs[key]
+                elif binding.required:
+                    missing.append(binding.field)
+            continue
+        value = lookup(source, outputs, inputs)
         if value is MISSING:
             if binding.required:
                 missing.append(binding.field)

@@ -31,16 +31,22 @@ def merge_step_outputs(
 
 
 def input_collisions(
-    inputs: Mapping[str, Any], written_keys: frozenset[str], policy: str
+    inputs: Mapping[str, Any],
+    written_keys: frozenset[str],
+    policy: str,
+    *,
+    declared: frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
-    """Input keys that a step will overwrite, sorted.
+    """Extra input keys (not ``declared`` flow inputs) that a step will overwrite, sorted.
 
-    Raises :class:`ContextCollisionError` when ``policy`` is ``"error"``; with ``"warn"``
-    or ``"overwrite"`` returns them so the caller can log (or not).
+    Declared inputs that a step overwrites (``n`` in a flow of ``n = f(n)`` steps) are
+    ordered collisions the compiler already saw. Raises :class:`ContextCollisionError`
+    when ``policy`` is ``"error"``; with ``"warn"`` or ``"overwrite"`` returns the keys so
+    the caller can log (or not).
     """
-    if not inputs or not written_keys:
+    if len(inputs) <= len(declared) and declared.issuperset(inputs):
         return ()
-    clashes = tuple(sorted(written_keys.intersection(inputs)))
+    clashes = tuple(sorted(written_keys.intersection(inputs).difference(declared)))
     if clashes and policy == "error":
         raise ContextCollisionError(
             f"input key(s) {', '.join(map(repr, clashes))} are also written by steps of the flow",

@@ -118,7 +118,7 @@ class RunMachine:
         queue = self.queue
         while queue and len(taken) < limit:
             unit = queue.popleft()
-            if self.ishalted(unit):
+            if self.is_halted(unit):
                 # Dropping can end a step whose failure is absorbed, releasing new work.
                 self._drop(unit)
                 self._drain()
@@ -132,12 +132,14 @@ class RunMachine:
     ) -> None:
         """Report that ``unit``'s call returned ``outputs`` (validated, JSON-mode)."""
         self.in_flight -= 1
-        unit.attempts.append(
-            AttemptRecord(unit.attempt, "completed", unit.tool, None, started_at, ended_at)
-        )
+        attempt = AttemptRecord(unit.attempt, "completed", unit.tool, None, started_at, ended_at)
         step = unit.step
-        attempts = tuple(unit.attempts)
-        start = attempts[0].started_at
+        if unit.attempts:
+            unit.attempts.append(attempt)
+            attempts = tuple(unit.attempts)
+            start = attempts[0].started_at
+        else:  # the common case: it worked the first time
+            attempts, start = (attempt,), started_at
         fallback = unit.tool if unit.is_fallback else None
         if unit.fanout is not None:
             record = StepRecord(
@@ -173,7 +175,7 @@ class RunMachine:
         unit.attempts.append(
             AttemptRecord(unit.attempt, "failed", unit.tool, error, started_at, ended_at)
         )
-        if not self.ishalted(unit) and not unit.is_fallback:
+        if not self.is_halted(unit) and not unit.is_fallback:
             policy = step.retry
             if (
                 policy is not None
@@ -203,7 +205,7 @@ class RunMachine:
         self._unit_ended(unit, CANCELLED, cancelled_error(unit.step, unit.index))
         self._drain()
 
-    def ishalted(self, unit: Unit) -> bool:
+    def is_halted(self, unit: Unit) -> bool:
         """True when ``unit`` must not start (or, in flight, should be cancelled)."""
         return (unit.fanout is not None and unit.fanout.stopping) or halted(unit.frame)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from dagwright._execution.canonical import digest as canonical_digest
@@ -61,6 +62,11 @@ class CompiledFlow:
     digest: str
     subflows: Mapping[str, CompiledFlow]
     interface: TargetInterface = field(repr=False)
+
+    @cached_property
+    def declared_inputs(self) -> frozenset[str]:
+        """Every flow input key, required or optional."""
+        return frozenset(self.required_inputs).union(self.optional_inputs)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

@@ -28,7 +28,7 @@ def _summary(exc: ValidationError) -> str:
 def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
     """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid)."""
     try:
-        return tool.input_schema.model_validate(inputs)
+        return tool.input_schema.__pydantic_validator__.validate_python(inputs)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise ToolInputError(
             f"inputs of tool {tool.name!r} are invalid: {_summary(exc)}",
@@ -60,7 +60,7 @@ def finish(tool: Tool, raw: Any) -> dict[str, Any]:
             f"output of tool {tool.name!r} is invalid: {_summary(exc)}",
             hint=f"return a {schema.__name__} or a dict with exactly its fields",
         ) from exc
-    return model.model_dump(mode="json")
+    return model.__pydantic_serializer__.to_python(model, mode="json")  # type: ignore[no-any-return]
 
 
 def call_sync(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
