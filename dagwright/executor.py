@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -23,12 +22,11 @@ from dagwright._logging import get_logger
 from dagwright.compiler import CompiledFlow, compile_flow
 from dagwright.errors import FlowInputError, ToolDefinitionError
 from dagwright.flows import Flow
+from dagwright.lanes.pool import WorkerPool
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
-
-_log = get_logger()
 
 FlowRef = Flow | str
 RunInputs = Mapping[str, Any] | BaseModel | None
@@ -72,7 +70,7 @@ class FlowExecutor:
         self._max_concurrency = max_concurrency
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._closed = False
 
     # ---- properties ----------------------------------------------------------------
@@ -179,7 +177,7 @@ class FlowExecutor:
             data, plan.written_keys, plan.collision_policy, declared=compiled.declared_inputs
         )
         if clashes and plan.collision_policy == "warn":
-            _log.warning("input_overwritten", flow=plan.flow_name, keys=list(clashes))
+            get_logger().warning("input_overwritten", flow=plan.flow_name, keys=list(clashes))
         return data
 
     @staticmethod
@@ -197,16 +195,14 @@ class FlowExecutor:
 
     # ---- the shared pool -----------------------------------------------------------
 
-    def _get_pool(self) -> ThreadPoolExecutor:
+    def _get_pool(self) -> WorkerPool:
         pool = self._pool
         if pool is None:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("this FlowExecutor is closed")
                 if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        max_workers=self._max_concurrency, thread_name_prefix="dagwright"
-                    )
+                    self._pool = WorkerPool(self._max_concurrency)
                 pool = self._pool
         return pool
 

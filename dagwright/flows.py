@@ -39,7 +39,7 @@ class Literal(BaseModel):
     Written ``{literal: value}`` in flow files (and serialised that way).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     value: Any
 
@@ -84,7 +84,7 @@ class RetryPolicy(BaseModel):
     (by ``__name__`` or fully qualified name). There is no jitter: runs stay reproducible.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     max_attempts: int = Field(default=3, ge=1)
     backoff_s: float = Field(default=0.0, ge=0)
@@ -100,7 +100,7 @@ class RetryPolicy(BaseModel):
 
 
 class _StepBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str | None = None
     tool: str | None = None
@@ -181,7 +181,9 @@ class Flow(FrozenModel):
     what the flow returns when used as a sub-flow.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     linear: ClassVar[bool] = True
 

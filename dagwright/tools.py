@@ -46,7 +46,7 @@ class ToolSpec(FrozenModel):
     when linting flows whose tools are not importable.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     version: str = "1"
@@ -80,7 +80,9 @@ class Tool(FrozenModel):
     validates the input against ``input_schema`` and the output against ``output_schema``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     name: str
     fn: Callable[..., Any]

@@ -102,6 +102,9 @@ class StepPlan:
     errors_key: str | None = None
     max_concurrency: int = 1
     error_policy: str = "fail_fast"
+    writes_all: bool = False
+    """True when ``writes`` maps every output field of a tool to a key of the same name:
+    the call's output dict is then written as is, with no copy."""
 
     @property
     def calls_flow(self) -> bool:

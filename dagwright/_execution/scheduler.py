@@ -105,6 +105,9 @@ class RunMachine:
         self.queue: deque[Unit] = deque()
         self.in_flight = 0
         self.finished = False
+        # Set by the first halt; until then no frame can be halted and the checks that
+        # walk frame chains are skipped on the hot path.
+        self.halting = False
         self._pending: deque[tuple[Frame, int]] = deque()
         self._refill: deque[Fanout] = deque()
         self.root = self._open_frame(plan, inputs, None, -1, None, None)
@@ -148,7 +151,9 @@ class RunMachine:
             )  # fmt: skip
             self._instance_ended(unit.fanout, unit.index or 0, DONE, outputs, record, None)
         else:
-            written = {key: outputs[name] for key, name in step.writes}
+            written = (
+                outputs if step.writes_all else {key: outputs[name] for key, name in step.writes}
+            )
             record = StepRecord(
                 step.id, "completed", step.target, None, unit.inputs, written, attempts,
                 None, None, (), fallback, start, ended_at,
@@ -207,6 +212,8 @@ class RunMachine:
 
     def is_halted(self, unit: Unit) -> bool:
         """True when ``unit`` must not start (or, in flight, should be cancelled)."""
+        if not self.halting:
+            return False
         return (unit.fanout is not None and unit.fanout.stopping) or halted(unit.frame)
 
     # ---- what the run produced -------------------------------------------------------
@@ -253,7 +260,7 @@ class RunMachine:
         while pending or refill:
             while pending:
                 frame, i = pending.popleft()
-                if halted(frame):
+                if self.halting and halted(frame):
                     frame.state[i] = NOT_RUN
                     frame.incomplete = True
                     self._step_left(frame)
@@ -313,16 +320,16 @@ class RunMachine:
             frame.outputs[i] = written
         if state == CANCELLED:
             frame.incomplete = True
-        ready = 0
-        if not halted(frame):
+        if not (self.halting and halted(frame)):
             waiting = frame.waiting
             for j in frame.plan.steps[i].successors:
                 waiting[j] -= 1
                 if waiting[j] == 0:
                     self._pending.append((frame, j))
-                    ready += 1
-        frame.open += ready
-        self._step_left(frame)
+                    frame.open += 1
+        frame.open -= 1
+        if frame.open == 0:
+            self._close(frame)
 
     def _step_left(self, frame: Frame) -> None:
         frame.open -= 1
@@ -354,6 +361,7 @@ class RunMachine:
 
     def _halt(self, frame: Frame) -> None:
         """Stop starting work in ``frame``, and above it where this failure will spread."""
+        self.halting = True
         frame.stopping = True
         parent = frame.parent
         if parent is None:
@@ -505,15 +513,18 @@ class RunMachine:
             elif fanout.failure is None:
                 fanout.failure = error
                 fanout.stopping = True
+                self.halting = True
                 self._halt(fanout.frame)
         else:
             fanout.incomplete = True
-        if fanout.running == 0 and (fanout.next == len(fanout.items) or self._fanouthalted(fanout)):
+        if fanout.running == 0 and (
+            fanout.next == len(fanout.items) or self._fanout_halted(fanout)
+        ):
             self._fanout_settled(fanout)
         elif not fanout.stopping and fanout.next < len(fanout.items):
             self._refill.append(fanout)
 
-    def _fanouthalted(self, fanout: Fanout) -> bool:
+    def _fanout_halted(self, fanout: Fanout) -> bool:
         return fanout.stopping or halted(fanout.frame)
 
     def _fanout_settled(self, fanout: Fanout) -> None:

@@ -6,7 +6,7 @@ declaration indices become canonical indices.
 
 from __future__ import annotations
 
-from dagwright._execution.plan import LITERAL, MAP, FieldBinding, Plan, Source, StepPlan
+from dagwright._execution.plan import LITERAL, MAP, TOOL, FieldBinding, Plan, Source, StepPlan
 from dagwright.compiler._reads import flow_inputs
 from dagwright.compiler._state import Analysis, SourceDraft, StepState
 from dagwright.flows import MapStep
@@ -92,7 +92,20 @@ class _Builder:
             errors_key=map_step.errors if map_step else None,
             max_concurrency=map_step.max_concurrency if map_step else 1,
             error_policy=map_step.error_policy if map_step else "fail_fast",
+            writes_all=self.writes_all(state, writes, on_error),
         )
+
+    @staticmethod
+    def writes_all(state: StepState, writes: tuple[tuple[str, str], ...], on_error: str) -> bool:
+        """Whether the tool's output dict can be written as is (see StepPlan.writes_all).
+
+        Not for sub-flows (a skipped inner producer leaves a key out) nor with a fallback
+        (its outputs may have more fields than the step writes).
+        """
+        if state.kind != TOOL or on_error == "fallback" or state.interface is None:
+            return False
+        fields = tuple(state.interface.outputs)
+        return len(writes) == len(fields) and all(k == f for k, f in writes)
 
 
 def build_plan(analysis: Analysis, digest: str) -> Plan:

@@ -14,17 +14,16 @@ call's late result. The abandoned thread keeps its pool worker until the tool re
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.errors import StepTimeoutError
 from dagwright.lanes.calls import call_async, call_sync, describe_failure
+from dagwright.lanes.pool import WorkerPool
 from dagwright.results import ErrorInfo
 from dagwright.tools import Tool
 
@@ -44,6 +43,8 @@ def execute(
     started = time.time()
     try:
         if tool.is_async:
+            import asyncio  # only flows with async tools pay for importing it
+
             outputs = asyncio.run(call_async(tool, unit.inputs))
         else:
             outputs = call_sync(tool, unit.inputs)
@@ -74,7 +75,12 @@ def _work(token: int, tool: Tool, unit: Unit, post: Callable[[tuple[Any, ...]], 
         # The deadline runs from the real start, not from submission: the pool may be
         # busy with other runs of the same executor.
         post((_STARTED, token, time.monotonic() + unit.delay, time.time() + unit.delay))
-    post((_ENDED, token, *execute(tool, unit)))
+    try:
+        outcome = execute(tool, unit)
+    except BaseException as exc:  # SystemExit and the like: still report, never hang the run
+        now = time.time()
+        outcome = (None, exc, now, now)
+    post((_ENDED, token, *outcome))
 
 
 def _timeout_error(unit: Unit) -> ErrorInfo:
@@ -90,7 +96,7 @@ def drive_sync(
     machine: RunMachine,
     tools: Mapping[str, Tool],
     limit: int,
-    pool: Callable[[], ThreadPoolExecutor],
+    pool: Callable[[], WorkerPool],
 ) -> None:
     """Run ``machine`` to the end with at most ``limit`` calls in flight.
 
@@ -113,7 +119,7 @@ def drive_sync(
         for unit in units:
             token += 1
             running[token] = [unit, None, None]
-            pool().submit(_work, token, tools[unit.tool], unit, outcomes.put)
+            pool().post(_work, token, tools[unit.tool], unit, outcomes.put)
         if not running:
             if machine.finished:
                 break
