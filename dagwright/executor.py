@@ -28,6 +28,8 @@ from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 FlowRef = Flow | str
 RunInputs = Mapping[str, Any] | BaseModel | None
 
@@ -165,7 +167,11 @@ class FlowExecutor:
                     hint="pass them in `inputs`; CompiledFlow.required_inputs lists them all",
                 )
             try:
-                data = to_jsonable_python(dict(given))
+                data = (
+                    dict(given)
+                    if all(type(v) in _JSON_SCALARS for v in given.values())
+                    else to_jsonable_python(dict(given))
+                )
             except PydanticSerializationError as exc:
                 raise FlowInputError(
                     f"inputs of flow {plan.flow_name!r} are not JSON-serialisable: {exc}",
@@ -184,13 +190,13 @@ class FlowExecutor:
     def _result(compiled: CompiledFlow, machine: RunMachine, run_id: str | None) -> ExecutionResult:
         plan = compiled.plan
         return ExecutionResult(
-            run_id=run_id if run_id is not None else os.urandom(16).hex(),
-            flow_name=plan.flow_name,
-            flow_version=plan.flow_version,
-            success=machine.success,
-            output=machine.context(),
-            steps=machine.records(),
-            error=machine.error,
+            run_id if run_id is not None else os.urandom(16).hex(),
+            plan.flow_name,
+            plan.flow_version,
+            machine.success,
+            machine.context(),
+            machine.records(),
+            machine.error,
         )
 
     # ---- the shared pool -----------------------------------------------------------

@@ -138,3 +138,5 @@ class Plan:
     output_schema: type[BaseModel] | None = None
     roots: tuple[int, ...] = field(default=())
     """Indices of steps with no predecessors, in canonical order."""
+    indegrees: tuple[int, ...] = field(default=())
+    """``len(steps[i].predecessors)`` for each step: a run's starting wait counts."""

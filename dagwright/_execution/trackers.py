@@ -122,7 +122,7 @@ class Frame:
         self.outputs: list[dict[str, Any] | None] = [None] * n
         self.records: list[StepRecord | None] = [None] * n
         self.state = [PENDING] * n
-        self.waiting = [len(s.predecessors) for s in plan.steps]
+        self.waiting = list(plan.indegrees)
         self.open = 0
         self.stopping = False
         self.incomplete = False

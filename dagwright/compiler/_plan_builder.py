@@ -126,4 +126,5 @@ def build_plan(analysis: Analysis, digest: str) -> Plan:
         input_schema=flow.input_schema,
         output_schema=flow.output_schema,
         roots=tuple(s.index for s in steps if not s.predecessors),
+        indegrees=tuple(len(s.predecessors) for s in steps),
     )
