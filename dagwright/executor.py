@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,7 +22,9 @@ from dagwright._execution.scheduler import RunMachine
 from dagwright._logging import get_logger
 from dagwright.compiler import CompiledFlow, compile_flow
 from dagwright.errors import FlowInputError, ToolDefinitionError
+from dagwright.events import Event, Hook, RunFinished, RunStarted
 from dagwright.flows import Flow
+from dagwright.lanes.observe import Observer, wants_events
 from dagwright.lanes.pool import WorkerPool
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
@@ -34,13 +37,28 @@ FlowRef = Flow | str
 RunInputs = Mapping[str, Any] | BaseModel | None
 
 
+class _Run:
+    """What one run needs while it goes: nothing of it lives on the executor."""
+
+    __slots__ = ("compiled", "machine", "observer", "run_id")
+
+    def __init__(
+        self, compiled: CompiledFlow, machine: RunMachine, observer: Observer | None, run_id: str
+    ) -> None:
+        self.compiled = compiled
+        self.machine = machine
+        self.observer = observer
+        self.run_id = run_id
+
+
 class FlowExecutor:
     """Runs flows against a fixed set of tools.
 
     ``max_concurrency`` bounds the calls in flight in one run and sizes the shared thread
-    pool (``1`` runs every step in the calling thread, in canonical order). Flows given
-    by name, and sub-flow steps, resolve through ``registry``. Use as a context manager,
-    or call :meth:`close`, to shut the pool down.
+    pool (``1`` runs every step in the calling thread). Flows given by name, and sub-flow
+    steps, resolve through ``registry``. ``hooks`` receive the events of every run (see
+    :mod:`dagwright.events`). Use as a context manager, or call :meth:`close`, to shut the
+    pool down.
     """
 
     def __init__(
@@ -49,6 +67,7 @@ class FlowExecutor:
         *,
         registry: FlowRegistry | None = None,
         max_concurrency: int = 8,
+        hooks: Sequence[Hook] = (),
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise TypeError("max_concurrency must be an int >= 1")
@@ -69,6 +88,7 @@ class FlowExecutor:
                 )
             self._tools[item.name] = item
         self._registry = registry if registry is not None else FlowRegistry()
+        self._hooks: tuple[Hook, ...] = tuple(hooks)
         self._max_concurrency = max_concurrency
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
@@ -116,18 +136,155 @@ class FlowExecutor:
     # ---- running -------------------------------------------------------------------
 
     def run(
-        self, flow_or_name: FlowRef, inputs: RunInputs = None, *, run_id: str | None = None
+        self,
+        flow_or_name: FlowRef,
+        inputs: RunInputs = None,
+        run_id: str | None = None,
+        *,
+        hooks: Sequence[Hook] = (),
     ) -> ExecutionResult:
         """Run a flow on the sync lane and return its result.
 
         Misuse raises at once (``FlowNotFoundError``, ``FlowCompileError``,
         ``FlowInputError``); a failing step does not raise: the result has
         ``success=False`` and ``error`` (see ``ExecutionResult.raise_for_error``).
+        ``hooks`` are called with this run's events, after the executor's own hooks.
         """
+        run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=False)
+        for _ in drive_sync(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+        ):
+            pass
+        return self._finish(run)
+
+    async def arun(
+        self,
+        flow_or_name: FlowRef,
+        inputs: RunInputs = None,
+        run_id: str | None = None,
+        *,
+        hooks: Sequence[Hook] = (),
+    ) -> ExecutionResult:
+        """Run a flow on the async lane: the same semantics and result as :meth:`run`."""
+        from dagwright.lanes.aio import drive_async
+
+        run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=False)
+        async for _ in drive_async(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+        ):
+            pass
+        return self._finish(run)
+
+    def stream(
+        self,
+        flow_or_name: FlowRef,
+        inputs: RunInputs = None,
+        run_id: str | None = None,
+        *,
+        hooks: Sequence[Hook] = (),
+    ) -> Iterator[Event | ExecutionResult]:
+        """Run on the sync lane, yielding each event as it happens, then the result.
+
+        Misuse raises here, at the call, not at the first ``next()``. Leaving the loop
+        early (``break``) stops the run: nothing new starts, calls in flight are abandoned.
+        """
+        run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=True)
+        return self._stream(run)
+
+    def _stream(self, run: _Run) -> Iterator[Event | ExecutionResult]:
+        assert run.observer is not None
+        yield from run.observer.take_pending()
+        yield from drive_sync(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+        )
+        result = self._finish(run)
+        yield from run.observer.take_pending()
+        yield result
+
+    def astream(
+        self,
+        flow_or_name: FlowRef,
+        inputs: RunInputs = None,
+        run_id: str | None = None,
+        *,
+        hooks: Sequence[Hook] = (),
+    ) -> AsyncIterator[Event | ExecutionResult]:
+        """Run on the async lane, yielding each event as it happens, then the result.
+
+        Misuse raises here, at the call. Leaving the loop early stops the run and
+        cancels the calls in flight (use ``contextlib.aclosing`` to make that immediate).
+        """
+        run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=True)
+        return self._astream(run)
+
+    async def _astream(self, run: _Run) -> AsyncIterator[Event | ExecutionResult]:
+        from dagwright.lanes.aio import drive_async
+
+        assert run.observer is not None
+        for event in run.observer.take_pending():
+            yield event
+        driver = drive_async(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+        )
+        try:
+            async for event in driver:
+                yield event
+        finally:
+            await driver.aclose()
+        result = self._finish(run)
+        for event in run.observer.take_pending():
+            yield event
+        yield result
+
+    def _begin(
+        self,
+        flow_or_name: FlowRef,
+        inputs: RunInputs,
+        run_id: str | None,
+        hooks: Sequence[Hook],
+        *,
+        streaming: bool,
+    ) -> _Run:
         compiled = self.compile(flow_or_name)
-        machine = RunMachine(compiled.plan, self._prepare_inputs(compiled, inputs))
-        drive_sync(machine, self._tools, self._max_concurrency, self._get_pool)
-        return self._result(compiled, machine, run_id)
+        data = self._prepare_inputs(compiled, inputs)
+        run_id = run_id if run_id is not None else os.urandom(16).hex()
+        all_hooks = (*self._hooks, *hooks) if hooks else self._hooks
+        observer = None
+        if wants_events(all_hooks, streaming):
+            observer = Observer(run_id, all_hooks, streaming=streaming)
+            plan = compiled.plan
+            observer.emit(
+                RunStarted(
+                    run_id=run_id,
+                    time=time.monotonic(),
+                    flow_name=plan.flow_name,
+                    flow_version=plan.flow_version,
+                )
+            )
+        machine = RunMachine(compiled.plan, data, observe=observer is not None)
+        return _Run(compiled, machine, observer, run_id)
+
+    def _finish(self, run: _Run) -> ExecutionResult:
+        machine, plan = run.machine, run.compiled.plan
+        result = ExecutionResult(
+            run.run_id,
+            plan.flow_name,
+            plan.flow_version,
+            machine.success,
+            machine.context(),
+            machine.records(),
+            machine.error,
+        )
+        if run.observer is not None:
+            run.observer.emit(
+                RunFinished(
+                    run_id=run.run_id,
+                    time=time.monotonic(),
+                    success=result.success,
+                    error=result.error,
+                )
+            )
+        return result
 
     def _prepare_inputs(self, compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
         plan = compiled.plan
@@ -185,19 +342,6 @@ class FlowExecutor:
         if clashes and plan.collision_policy == "warn":
             get_logger().warning("input_overwritten", flow=plan.flow_name, keys=list(clashes))
         return data
-
-    @staticmethod
-    def _result(compiled: CompiledFlow, machine: RunMachine, run_id: str | None) -> ExecutionResult:
-        plan = compiled.plan
-        return ExecutionResult(
-            run_id if run_id is not None else os.urandom(16).hex(),
-            plan.flow_name,
-            plan.flow_version,
-            machine.success,
-            machine.context(),
-            machine.records(),
-            machine.error,
-        )
 
     # ---- the shared pool -----------------------------------------------------------
 

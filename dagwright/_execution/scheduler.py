@@ -55,8 +55,11 @@ from dagwright._execution.trackers import (
     ACTIVE,
     CANCELLED,
     DONE,
+    END_NOTE,
     FAILED,
     NOT_RUN,
+    NOTE_RETRIED,
+    NOTE_STARTED,
     SKIPPED,
     STATUS_NAME,
     Fanout,
@@ -100,8 +103,12 @@ class RunMachine:
     :meth:`context`, :attr:`success` and :attr:`error` describe the run.
     """
 
-    def __init__(self, plan: Plan, inputs: dict[str, Any]) -> None:
+    def __init__(self, plan: Plan, inputs: dict[str, Any], *, observe: bool = False) -> None:
         self.plan = plan
+        # What happened, in order, for a lane to turn into events (None: nobody listens,
+        # and nothing is noted). Each note is (kind, frame, step_id, index, attempt, tool,
+        # payload); see the NOTE_* kinds in trackers.
+        self.notes: list[tuple[Any, ...]] | None = [] if observe else None
         self.queue: deque[Unit] = deque()
         self.in_flight = 0
         self.finished = False
@@ -128,6 +135,13 @@ class RunMachine:
             else:
                 taken.append(unit)
         self.in_flight += len(taken)
+        notes = self.notes
+        if notes is not None:
+            for unit in taken:
+                notes.append(
+                    (NOTE_STARTED, unit.frame, unit.step.id, unit.index, unit.attempt, unit.tool,
+                     None)
+                )  # fmt: skip
         return taken
 
     def complete(
@@ -189,6 +203,11 @@ class RunMachine:
             ):
                 unit.attempt += 1
                 unit.delay = policy.delay_before(unit.attempt)
+                if self.notes is not None:
+                    self.notes.append(
+                        (NOTE_RETRIED, unit.frame, step.id, unit.index, unit.attempt - 1,
+                         unit.tool, (error, unit.delay))
+                    )  # fmt: skip
                 self.queue.append(unit)
                 return
             if step.fallback is not None:
@@ -301,6 +320,8 @@ class RunMachine:
         if missing:
             self._step_failed(frame, step, missing_input_error(step, missing), inputs, (), ())
         elif step.subplan is not None:
+            if self.notes is not None:
+                self.notes.append((NOTE_STARTED, frame, step.id, None, 0, step.target, None))
             self._open_frame(step.subplan, inputs, frame, step.index, None, None)
         else:
             self.queue.append(Unit(frame, step, None, None, inputs))
@@ -316,6 +337,8 @@ class RunMachine:
         """Step ``i`` reached a terminal ``state``: record it and release its successors."""
         frame.state[i] = state
         frame.records[i] = record
+        if self.notes is not None and record is not None:
+            self._note_end(frame, record, state, written)
         if written is not None:
             frame.outputs[i] = written
         if state == CANCELLED:
@@ -457,6 +480,8 @@ class RunMachine:
 
     def _open_fanout(self, frame: Frame, step: StepPlan) -> None:
         assert step.over is not None
+        if self.notes is not None:
+            self.notes.append((NOTE_STARTED, frame, step.id, None, 0, step.target, None))
         items = lookup(step.over, frame.outputs, frame.inputs)
         shared, missing = bind(step.bindings, frame.outputs, frame.inputs)
         if items is MISSING or not isinstance(items, list):
@@ -486,6 +511,10 @@ class RunMachine:
             inputs = dict(fanout.shared)
             inputs[item] = items[index]
             if step.subplan is not None:
+                if self.notes is not None:
+                    self.notes.append(
+                        (NOTE_STARTED, fanout.frame, step.id, index, 0, step.target, None)
+                    )
                 self._open_frame(step.subplan, inputs, fanout.frame, step.index, fanout, index)
             else:
                 self.queue.append(Unit(fanout.frame, step, fanout, index, inputs))
@@ -501,6 +530,8 @@ class RunMachine:
     ) -> None:
         fanout.running -= 1
         fanout.records[index] = record
+        if self.notes is not None and record is not None:
+            self._note_end(fanout.frame, record, state, outputs)
         if state == DONE:
             fanout.outputs[index] = outputs
         elif state == FAILED and error is not None:
@@ -523,6 +554,21 @@ class RunMachine:
             self._fanout_settled(fanout)
         elif not fanout.stopping and fanout.next < len(fanout.items):
             self._refill.append(fanout)
+
+    def _note_end(
+        self, frame: Frame, record: StepRecord, state: int, written: dict[str, Any] | None
+    ) -> None:
+        assert self.notes is not None
+        attempt = record.attempts[-1].number if record.attempts else 0
+        payload = written if state == DONE else record.error
+        tool = record.tool if record.tool is not None else record.flow
+        self.notes.append(
+            (END_NOTE[state], frame, record.step_id, record.index, attempt, tool, payload)
+        )
+
+    def stop(self) -> None:
+        """Halt the whole run: nothing new starts (the lane stopped listening)."""
+        self._halt(self.root)
 
     def _fanout_halted(self, fanout: Fanout) -> bool:
         return fanout.stopping or halted(fanout.frame)

@@ -16,11 +16,22 @@ from dagwright.results import AttemptRecord, ErrorInfo, StepRecord, StepStatus
 # Step states inside a frame.
 PENDING, ACTIVE, DONE, SKIPPED, FAILED, CANCELLED, NOT_RUN = range(7)
 
+# What a machine notes for its lane to report, when someone listens.
+NOTE_STARTED, NOTE_COMPLETED, NOTE_FAILED, NOTE_SKIPPED, NOTE_RETRIED, NOTE_CANCELLED = range(6)
+
 STATUS_NAME: dict[int, StepStatus] = {
     DONE: "completed",
     SKIPPED: "skipped",
     FAILED: "failed",
     CANCELLED: "cancelled",
+}
+
+
+END_NOTE: dict[int, int] = {
+    DONE: NOTE_COMPLETED,
+    SKIPPED: NOTE_SKIPPED,
+    FAILED: NOTE_FAILED,
+    CANCELLED: NOTE_CANCELLED,
 }
 
 
@@ -186,3 +197,15 @@ def halted(frame: Frame | None) -> bool:
             return True
         frame = frame.parent
     return False
+
+
+def frame_path(frame: Frame) -> tuple[str | int, ...]:
+    """Where ``frame`` sits in the run: the ids (and map indices) of the steps above it."""
+    parts: list[str | int] = []
+    while frame.parent is not None:
+        if frame.index is not None:
+            parts.append(frame.index)
+        parts.append(frame.parent.plan.steps[frame.parent_step].id)
+        frame = frame.parent
+    parts.reverse()
+    return tuple(parts)

@@ -7,14 +7,22 @@ once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import BaseModel, ValidationError
 
 from dagwright.errors import StepError, ToolExecutionError, ToolInputError, ToolOutputError
 from dagwright.results import ErrorInfo
 from dagwright.tools import Tool
+
+if TYPE_CHECKING:
+    from dagwright._execution.scheduler import RunMachine
+    from dagwright._execution.trackers import Unit
+
+Outcome: TypeAlias = tuple[dict[str, Any] | None, BaseException | None, float, float]
+"""What one call gave: outputs or the exception, and its wall-clock start and end."""
 
 
 def _summary(exc: ValidationError) -> str:
@@ -87,3 +95,35 @@ def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     mro = type(exc).__mro__
     names = tuple(c.__name__ for c in mro) + tuple(f"{c.__module__}.{c.__qualname__}" for c in mro)
     return info, names
+
+
+def execute(tool: Tool, unit: Unit) -> Outcome:
+    """Make one call of ``unit`` in this thread (after its retry delay).
+
+    The sync lane's way of calling; the async lane awaits instead (``aio.execute_async``).
+    """
+    if unit.delay:
+        time.sleep(unit.delay)
+    started = time.time()
+    try:
+        outputs = call_sync(tool, unit.inputs)
+    except Exception as exc:
+        return None, exc, started, time.time()
+    return outputs, None, started, time.time()
+
+
+def report(
+    machine: RunMachine,
+    unit: Unit,
+    outputs: dict[str, Any] | None,
+    exc: BaseException | None,
+    started: float,
+    ended: float,
+) -> None:
+    """Hand one call's outcome to the machine: completed, or failed with its classification."""
+    if exc is None:
+        assert outputs is not None
+        machine.complete(unit, outputs, started, ended)
+    else:
+        info, names = describe_failure(exc)
+        machine.fail(unit, info, names, started, ended)

@@ -1,73 +1,48 @@
 """The sync lane: pumps a :class:`RunMachine` from the calling thread.
 
 Dispatch is dependency-driven: whenever a slot is free the lane takes every unit the
-machine has ready (up to the free slots) and submits it to the executor's bounded thread
+machine has ready (up to the free slots) and posts it to the executor's bounded worker
 pool; it then waits for the next outcome, reports it, and takes again. There are no
 levels and no barriers. When exactly one unit is ready and nothing is in flight, the
 unit runs inline in the calling thread: a linear flow never pays for a pool hop, and
 ``max_concurrency=1`` runs every call in the calling thread, one at a time.
 
-Timeouts: a thread cannot be killed. A call with ``timeout_s`` always runs on the pool;
-when it overruns, the lane stops waiting, reports a ``StepTimeoutError`` and discards the
-call's late result. The abandoned thread keeps its pool worker until the tool returns.
+Async tools run on one private event loop per run, on a thread of its own, started the
+first time the run meets an async tool: never ``asyncio.run`` per call, and ``run()``
+works when called from inside a running event loop.
+
+Timeouts: a thread cannot be killed. A sync call with ``timeout_s`` always runs on the
+pool; when it overruns, the lane stops waiting, reports a ``StepTimeoutError`` and
+discards the call's late result. The abandoned thread keeps its pool worker until the
+tool returns. An async call is cancelled on its loop when it overruns.
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.errors import StepTimeoutError
-from dagwright.lanes.calls import call_async, call_sync, describe_failure
+from dagwright.events import Event
+from dagwright.lanes.calls import Outcome, describe_failure, execute, report
+from dagwright.lanes.observe import Observer
 from dagwright.lanes.pool import WorkerPool
-from dagwright.results import ErrorInfo
 from dagwright.tools import Tool
 
-_TIMEOUT_NAMES = tuple(c.__name__ for c in StepTimeoutError.__mro__)
+if TYPE_CHECKING:
+    import asyncio
+
+_TIMEOUT_NAMES = describe_failure(StepTimeoutError(""))[1]
 
 # Messages from workers to the driving thread.
 _STARTED = 0
 _ENDED = 1
-
-
-def execute(
-    tool: Tool, unit: Unit
-) -> tuple[dict[str, Any] | None, BaseException | None, float, float]:
-    """Make one call of ``unit`` (after its retry delay): outputs or exception, and times."""
-    if unit.delay:
-        time.sleep(unit.delay)
-    started = time.time()
-    try:
-        if tool.is_async:
-            import asyncio  # only flows with async tools pay for importing it
-
-            outputs = asyncio.run(call_async(tool, unit.inputs))
-        else:
-            outputs = call_sync(tool, unit.inputs)
-    except Exception as exc:
-        return None, exc, started, time.time()
-    return outputs, None, started, time.time()
-
-
-def report(
-    machine: RunMachine,
-    unit: Unit,
-    outputs: dict[str, Any] | None,
-    exc: BaseException | None,
-    started: float,
-    ended: float,
-) -> None:
-    """Hand one call's outcome to the machine."""
-    if exc is None:
-        assert outputs is not None
-        machine.complete(unit, outputs, started, ended)
-    else:
-        info, names = describe_failure(exc)
-        machine.fail(unit, info, names, started, ended)
 
 
 def _work(token: int, tool: Tool, unit: Unit, post: Callable[[tuple[Any, ...]], None]) -> None:
@@ -83,13 +58,43 @@ def _work(token: int, tool: Tool, unit: Unit, post: Callable[[tuple[Any, ...]], 
     post((_ENDED, token, *outcome))
 
 
-def _timeout_error(unit: Unit) -> ErrorInfo:
-    return ErrorInfo(
-        StepTimeoutError.code,
-        StepTimeoutError.__name__,
-        f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}; its thread "
-        "was abandoned and its result will be discarded",
-    )
+class _RunLoop:
+    """A private event loop on its own thread, for the async tools of one sync run."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Future[Outcome]:
+        """Start one call of an async tool on the loop."""
+        import asyncio
+
+        from dagwright.lanes.aio import execute_async
+
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="dagwright-loop", daemon=True
+            )
+            self._thread.start()
+        return asyncio.run_coroutine_threadsafe(execute_async(tool, unit, pool), self._loop)
+
+    def close(self) -> None:
+        """Cancel what still runs on the loop, stop it and close it."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        def stop() -> None:
+            import asyncio
+
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.call_soon(loop.stop)
+
+        loop.call_soon_threadsafe(stop)
+        thread.join()
+        loop.close()
 
 
 def drive_sync(
@@ -97,34 +102,66 @@ def drive_sync(
     tools: Mapping[str, Tool],
     limit: int,
     pool: Callable[[], WorkerPool],
-) -> None:
-    """Run ``machine`` to the end with at most ``limit`` calls in flight.
+    observer: Observer | None = None,
+) -> Generator[Event, None, None]:
+    """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
-    ``pool`` returns the executor's shared thread pool; it is asked for only when a call
-    cannot run inline.
+    ``pool`` returns the executor's shared worker pool; it is asked for only when a call
+    cannot run inline. Closing the generator early (a stream consumer stopped) halts the
+    run and abandons the calls in flight.
     """
     outcomes: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     # token -> [unit, monotonic deadline or None, epoch start or None]
     running: dict[int, list[Any]] = {}
+    loop = _RunLoop()
     token = 0
-    while not machine.finished:
-        units = machine.take(limit - len(running))
-        # Inline when the run is sequential, or when this is the only call to make now.
-        if len(units) == 1 and not running and (limit == 1 or not machine.queue):
-            unit = units[0]
-            tool = tools[unit.tool]
-            if unit.timeout_s is None and not tool.is_async:
-                report(machine, unit, *execute(tool, unit))
-                continue
-        for unit in units:
-            token += 1
-            running[token] = [unit, None, None]
-            pool().post(_work, token, tools[unit.tool], unit, outcomes.put)
-        if not running:
-            if machine.finished:
-                break
-            raise RuntimeError("dagwright internal error: nothing runs and the run is not over")
-        _wait(machine, outcomes, running)
+    try:
+        while not machine.finished:
+            units = machine.take(limit - len(running))
+            if observer is not None:
+                observer.collect(machine)
+                yield from observer.take_pending()
+            # Inline when the run is sequential, or when this is the only call to make.
+            if len(units) == 1 and not running and (limit == 1 or not machine.queue):
+                unit = units[0]
+                tool = tools[unit.tool]
+                if tool.is_async:
+                    report(machine, unit, *loop.submit(tool, unit, pool).result())
+                    continue
+                if unit.timeout_s is None:
+                    report(machine, unit, *execute(tool, unit))
+                    continue
+            for unit in units:
+                token += 1
+                running[token] = [unit, None, None]
+                tool = tools[unit.tool]
+                if tool.is_async:
+                    future = loop.submit(tool, unit, pool)
+                    future.add_done_callback(_poster(token, outcomes.put))
+                else:
+                    pool().post(_work, token, tool, unit, outcomes.put)
+            if not running:
+                if machine.finished:
+                    break
+                raise RuntimeError("dagwright internal error: nothing runs and the run is not over")
+            _wait(machine, outcomes, running)
+        if observer is not None:
+            observer.collect(machine)
+            yield from observer.take_pending()
+    finally:
+        if not machine.finished:
+            machine.stop()
+        loop.close()
+
+
+def _poster(
+    token: int, post: Callable[[tuple[Any, ...]], None]
+) -> Callable[[Future[Outcome]], None]:
+    def done(future: Future[Outcome]) -> None:
+        if not future.cancelled():
+            post((_ENDED, token, *future.result()))
+
+    return done
 
 
 def _wait(
@@ -161,4 +198,10 @@ def _expire(machine: RunMachine, running: dict[int, list[Any]]) -> None:
     for token, (unit, deadline, started) in list(running.items()):
         if deadline is not None and deadline <= now:
             del running[token]
-            machine.fail(unit, _timeout_error(unit), _TIMEOUT_NAMES, started, time.time())
+            info, _ = describe_failure(
+                StepTimeoutError(
+                    f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}; "
+                    "its thread was abandoned and its result will be discarded"
+                )
+            )
+            machine.fail(unit, info, _TIMEOUT_NAMES, started, time.time())

@@ -1,0 +1,120 @@
+"""Typed run events, delivered to hooks, streams and the log as a run proceeds.
+
+Every event is frozen and carries the ``run_id`` and a monotonic ``time``
+(``time.monotonic()``, comparable within a process, not a wall clock). Step events also
+carry the ``step_id``, the ``path`` of enclosing steps (``()`` at the top; for a step of
+a sub-flow, the sub-flow step's id, and for a map instance's sub-flow, the map step's id
+then the instance index), the map ``index`` of an instance (``None`` for a step), the
+``attempt`` number and the ``tool`` (or sub-flow) called.
+
+Per step that runs: one :class:`StepStarted` per attempt, a :class:`StepRetried` between
+attempts, then exactly one end event (:class:`StepCompleted`, :class:`StepFailed`,
+:class:`StepSkipped` or :class:`StepCancelled`). A skipped step has only its end event.
+Map instances get the same events with ``index`` set. The run is framed by
+:class:`RunStarted` and :class:`RunFinished`.
+
+Hooks (``FlowExecutor(hooks=[...])`` or ``run(..., hooks=[...])``) are plain callables
+taking one event. They are called one at a time, in the order events happened, never
+concurrently for one run; a hook that raises is logged and never breaks the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from dagwright.results import ErrorInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event: the run it belongs to and when it happened."""
+
+    run_id: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    """A run began (its inputs validated)."""
+
+    flow_name: str
+    flow_version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    """A run ended; ``error`` is set when it failed."""
+
+    success: bool
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepEvent(Event):
+    """Base of the events about one step or map instance."""
+
+    step_id: str
+    path: tuple[str | int, ...] = ()
+    index: int | None = None
+    attempt: int = 0
+    tool: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(StepEvent):
+    """A call (attempt) of a step or instance was handed to a worker, or a sub-flow or
+    map step began."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCompleted(StepEvent):
+    """A step or instance completed; ``outputs`` is what it wrote (an instance: its outputs)."""
+
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed(StepEvent):
+    """A step or instance failed for good (after retries and fallback)."""
+
+    error: ErrorInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSkipped(StepEvent):
+    """A step was skipped: by ``when``, by skip propagation, or under ``on_error="skip"``
+    (then ``error`` says why)."""
+
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRetried(StepEvent):
+    """An attempt failed and will be retried after ``delay`` seconds."""
+
+    error: ErrorInfo
+    delay: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCancelled(StepEvent):
+    """A running step or instance was cancelled (a sibling failed, or the run stopped)."""
+
+    error: ErrorInfo | None = None
+
+
+Hook: TypeAlias = Callable[[Event], object]
+"""A callable receiving each event of a run, in order."""
+
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    RunStarted,
+    RunFinished,
+    StepStarted,
+    StepCompleted,
+    StepFailed,
+    StepSkipped,
+    StepRetried,
+    StepCancelled,
+)
