@@ -1,11 +1,13 @@
-"""Determinism: the same flow gives byte-identical results at any concurrency.
+"""Determinism: the same flow gives byte-identical results in any lane, at any concurrency.
 
-Random DAGs of up to 30 steps whose tools sleep a random 0-2 ms, so completion order
-varies from run to run; outputs, untimed records and digests must not.
+Random DAGs of up to 30 steps whose tools (sync and async) sleep a random 0-2 ms, so
+completion order varies from run to run; outputs, untimed records and digests must not.
+Every run is compared with the sequential one (sync lane, max_concurrency=1).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +26,14 @@ def mix(a: int = 0, b: int = 0, c: int = 0, salt: int = 0, delay_ms: float = 0.0
     """A deterministic function of its inputs that takes a while."""
     if delay_ms:
         time.sleep(delay_ms / 1000)
+    return Value(value=(a * 31 + b * 17 + c * 7 + salt) % 1_000_003)
+
+
+@tool
+async def amix(a: int = 0, b: int = 0, c: int = 0, salt: int = 0, delay_ms: float = 0.0) -> Value:
+    """The same function, as an async tool."""
+    if delay_ms:
+        await asyncio.sleep(delay_ms / 1000)
     return Value(value=(a * 31 + b * 17 + c * 7 + salt) % 1_000_003)
 
 
@@ -47,7 +57,7 @@ def random_dags(draw: st.DrawFn) -> DAGFlow:
         steps.append(
             Step(
                 id=f"s{i}",
-                tool="mix",
+                tool=draw(st.sampled_from(["mix", "amix"])),
                 inputs=inputs,
                 outputs={f"k{i}": "value"},
                 depends_on=tuple(f"s{d}" for d in deps),
@@ -57,7 +67,7 @@ def random_dags(draw: st.DrawFn) -> DAGFlow:
     return DAGFlow("random", steps)
 
 
-EXECUTORS = {k: FlowExecutor([mix], max_concurrency=k) for k in (1, 2, 8)}
+EXECUTORS = {k: FlowExecutor([mix, amix], max_concurrency=k) for k in (1, 2, 8)}
 
 
 @settings(
@@ -66,8 +76,9 @@ EXECUTORS = {k: FlowExecutor([mix], max_concurrency=k) for k in (1, 2, 8)}
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(flow=random_dags())
-def test_sync_results_identical_across_concurrency(flow: DAGFlow) -> None:
+def test_results_identical_across_lanes_and_concurrency(flow: DAGFlow) -> None:
     results = [ex.run(flow, {}) for ex in EXECUTORS.values()]
+    results += [asyncio.run(ex.arun(flow, {})) for ex in EXECUTORS.values()]
     baseline = results[0]
     assert baseline.success, baseline.error
     for other in results[1:]:

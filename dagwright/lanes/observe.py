@@ -58,7 +58,10 @@ class Observer:
                 hook(event)
             except Exception as exc:
                 get_logger(run_id=self.run_id).warning(
-                    "hook_failed", hook=repr(hook), event=type(event).__name__, error=repr(exc)
+                    "hook_failed",
+                    hook=repr(hook),
+                    event_type=type(event).__name__,
+                    error=repr(exc),
                 )
         if self._log is not None:
             fields = {
