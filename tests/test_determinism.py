@@ -1,6 +1,7 @@
 """Determinism: the same flow gives byte-identical results in any lane, at any concurrency.
 
-Random DAGs of up to 30 steps whose tools (sync and async) sleep a random 0-2 ms, so
+Random DAGs of up to 30 steps (map steps among them) whose tools, sync and async, sleep
+a random 0-2 ms, so
 completion order varies from run to run; outputs, untimed records and digests must not.
 Every run is compared with the sequential one (sync lane, max_concurrency=1).
 """
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from dagwright import DAGFlow, FlowExecutor, Literal, Step, tool
+from dagwright import DAGFlow, FlowExecutor, Literal, MapStep, Step, tool
 
 
 class Value(BaseModel):
@@ -40,10 +41,28 @@ async def amix(a: int = 0, b: int = 0, c: int = 0, salt: int = 0, delay_ms: floa
 @st.composite
 def random_dags(draw: st.DrawFn) -> DAGFlow:
     size = draw(st.integers(min_value=1, max_value=30))
-    steps = []
+    steps: list[Step | MapStep] = []
+    maps: set[int] = set()  # map steps write lists: ordering-only dependencies
     for i in range(size):
         deps = sorted(draw(st.sets(st.integers(0, i - 1), max_size=4))) if i else []
-        reads = deps[:3]
+        reads = [d for d in deps if d not in maps][:3]
+        if draw(st.integers(0, 4)) == 0:
+            maps.add(i)
+            steps.append(
+                MapStep(
+                    id=f"s{i}",
+                    over="xs",
+                    tool=draw(st.sampled_from(["mix", "amix"])),
+                    item="salt",
+                    inputs={"a": f"k{reads[0]}"} if reads else {},
+                    results=f"k{i}",
+                    errors=f"e{i}",
+                    max_concurrency=draw(st.integers(1, 4)),
+                    error_policy=draw(st.sampled_from(["fail_fast", "collect"])),
+                    depends_on=tuple(f"s{d}" for d in deps),
+                )
+            )
+            continue
         inputs: dict[str, str | Literal] = {
             field: f"k{dep}" for field, dep in zip("abc", reads, strict=False)
         }
@@ -67,6 +86,9 @@ def random_dags(draw: st.DrawFn) -> DAGFlow:
     return DAGFlow("random", steps)
 
 
+ITEMS = {"xs": [3, 1, 4, 1, 5, 9, 2, 6]}
+
+
 EXECUTORS = {k: FlowExecutor([mix, amix], max_concurrency=k) for k in (1, 2, 8)}
 
 
@@ -77,8 +99,8 @@ EXECUTORS = {k: FlowExecutor([mix, amix], max_concurrency=k) for k in (1, 2, 8)}
 )
 @given(flow=random_dags())
 def test_results_identical_across_lanes_and_concurrency(flow: DAGFlow) -> None:
-    results = [ex.run(flow, {}) for ex in EXECUTORS.values()]
-    results += [asyncio.run(ex.arun(flow, {})) for ex in EXECUTORS.values()]
+    results = [ex.run(flow, ITEMS) for ex in EXECUTORS.values()]
+    results += [asyncio.run(ex.arun(flow, ITEMS)) for ex in EXECUTORS.values()]
     baseline = results[0]
     assert baseline.success, baseline.error
     for other in results[1:]:
