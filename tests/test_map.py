@@ -58,7 +58,13 @@ def picky(x: int) -> Echo:
 
 
 def one_map(**kw: Any) -> Flow:
-    spec: dict[str, Any] = {"id": "all", "over": "xs", "tool": "echo", "item": "x", "results": "out"}
+    spec: dict[str, Any] = {
+        "id": "all",
+        "over": "xs",
+        "tool": "echo",
+        "item": "x",
+        "results": "out",
+    }
     spec.update(kw)
     return Flow("m", [MapStep(**spec)])
 
@@ -140,7 +146,9 @@ def test_map_bound_is_exact_async_tools() -> None:
             return Echo(value=x)
 
         with FlowExecutor([meet], max_concurrency=8) as ex:
-            return await ex.arun(one_map(tool="meet", max_concurrency=k), {"xs": list(range(3 * k))})
+            return await ex.arun(
+                one_map(tool="meet", max_concurrency=k), {"xs": list(range(3 * k))}
+            )
 
     result = asyncio.run(main())
     assert result.success, result.error
@@ -214,7 +222,15 @@ def test_collect_keeps_going_and_records_errors_in_index_order(lane: Lane) -> No
         {"index": 6, "error_type": "ValueError", "message": "no 6"},
     ]
     statuses = [c.status for c in result.step("all").children]
-    assert statuses == ["failed", "completed", "completed", "failed", "completed", "completed", "failed"]
+    assert statuses == [
+        "failed",
+        "completed",
+        "completed",
+        "failed",
+        "completed",
+        "completed",
+        "failed",
+    ]
 
 
 def test_fail_fast_sync_starts_no_new_instance() -> None:
