@@ -3,8 +3,17 @@
 Public names only; the implementation lives in private modules.
 """
 
+from dagwright.checkpoint import (
+    Checkpointer,
+    InMemoryCheckpointer,
+    RunHeader,
+    SQLiteCheckpointer,
+)
 from dagwright.compiler import CompiledFlow, Diagnostic, compile_flow
 from dagwright.errors import (
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
     ContextCollisionError,
     DagwrightError,
     FlowCompileError,
@@ -32,6 +41,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttemptRecord",
+    "CheckpointError",
+    "Checkpointer",
+    "CheckpointMismatchError",
+    "CheckpointNotFoundError",
     "CompiledFlow",
     "ContextCollisionError",
     "DAGFlow",
@@ -46,11 +59,14 @@ __all__ = [
     "FlowInputError",
     "FlowNotFoundError",
     "FlowRegistry",
+    "InMemoryCheckpointer",
     "Literal",
     "MapStep",
     "PredicateError",
     "RetryPolicy",
     "RunFailedError",
+    "RunHeader",
+    "SQLiteCheckpointer",
     "Step",
     "StepCancelledError",
     "StepError",

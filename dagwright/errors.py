@@ -125,6 +125,26 @@ class ContextCollisionError(DagwrightError):
     code = "DW-E008"
 
 
+class CheckpointNotFoundError(DagwrightError):
+    """``resume`` named a run the checkpointer has no record of (never another run's)."""
+
+    code = "DW-E009"
+
+
+class CheckpointMismatchError(DagwrightError):
+    """A run's checkpoint does not fit what is being resumed: the flow definition or its
+    tools' schemas changed, or a map's item count differs from the saved one (then it is
+    recorded as the map step's error type)."""
+
+    code = "DW-E010"
+
+
+class CheckpointError(DagwrightError):
+    """A checkpointer could not read or write its store (I/O, corrupt data)."""
+
+    code = "DW-E011"
+
+
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
 
 
@@ -185,6 +205,9 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     FlowDefinitionError,
     RunFailedError,
     ContextCollisionError,
+    CheckpointNotFoundError,
+    CheckpointMismatchError,
+    CheckpointError,
     StepError,
     ToolExecutionError,
     ToolInputError,

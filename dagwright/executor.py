@@ -11,17 +11,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
+from dagwright._execution.journal import Restore
 from dagwright._execution.merge import input_collisions
 from dagwright._execution.scheduler import RunMachine
 from dagwright._logging import get_logger
+from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
 from dagwright.compiler import CompiledFlow, compile_flow
-from dagwright.errors import FlowInputError, ToolDefinitionError
+from dagwright.errors import CheckpointMismatchError, FlowInputError, ToolDefinitionError
 from dagwright.events import Event, Hook, RunFinished, RunStarted
 from dagwright.flows import Flow
 from dagwright.lanes.observe import Observer, wants_events
@@ -40,15 +42,33 @@ RunInputs = Mapping[str, Any] | BaseModel | None
 class _Run:
     """What one run needs while it goes: nothing of it lives on the executor."""
 
-    __slots__ = ("compiled", "machine", "observer", "run_id")
+    __slots__ = ("checkpointer", "compiled", "machine", "observer", "run_id")
 
     def __init__(
-        self, compiled: CompiledFlow, machine: RunMachine, observer: Observer | None, run_id: str
+        self,
+        compiled: CompiledFlow,
+        machine: RunMachine,
+        observer: Observer | None,
+        run_id: str,
+        checkpointer: Checkpointer | None,
     ) -> None:
         self.compiled = compiled
         self.machine = machine
         self.observer = observer
         self.run_id = run_id
+        self.checkpointer = checkpointer
+
+    def save(self, machine: RunMachine) -> None:
+        """Write the journal entries the machine produced since the last call."""
+        entries = machine.journal
+        if entries and self.checkpointer is not None:
+            machine.journal = []
+            self.checkpointer.append(self.run_id, entries)
+
+    @property
+    def saver(self) -> Callable[[RunMachine], None] | None:
+        """What the lane calls before taking new work (``None``: not checkpointed)."""
+        return self.save if self.checkpointer is not None else None
 
 
 class FlowExecutor:
@@ -57,8 +77,9 @@ class FlowExecutor:
     ``max_concurrency`` bounds the calls in flight in one run and sizes the shared thread
     pool (``1`` runs every step in the calling thread). Flows given by name, and sub-flow
     steps, resolve through ``registry``. ``hooks`` receive the events of every run (see
-    :mod:`dagwright.events`). Use as a context manager, or call :meth:`close`, to shut the
-    pool down.
+    :mod:`dagwright.events`). With a ``checkpointer`` every run is journaled and can be
+    finished after a crash with :meth:`resume`. Use as a context manager, or call
+    :meth:`close`, to shut the pool down.
     """
 
     def __init__(
@@ -68,6 +89,7 @@ class FlowExecutor:
         registry: FlowRegistry | None = None,
         max_concurrency: int = 8,
         hooks: Sequence[Hook] = (),
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise TypeError("max_concurrency must be an int >= 1")
@@ -89,6 +111,7 @@ class FlowExecutor:
             self._tools[item.name] = item
         self._registry = registry if registry is not None else FlowRegistry()
         self._hooks: tuple[Hook, ...] = tuple(hooks)
+        self._checkpointer = checkpointer
         self._max_concurrency = max_concurrency
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
@@ -152,7 +175,7 @@ class FlowExecutor:
         """
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=False)
         for _ in drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
         ):
             pass
         return self._finish(run)
@@ -170,7 +193,7 @@ class FlowExecutor:
 
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=False)
         async for _ in drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
         ):
             pass
         return self._finish(run)
@@ -195,7 +218,7 @@ class FlowExecutor:
         assert run.observer is not None
         yield from run.observer.take_pending()
         yield from drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
         )
         result = self._finish(run)
         yield from run.observer.take_pending()
@@ -224,7 +247,7 @@ class FlowExecutor:
         for event in run.observer.take_pending():
             yield event
         driver = drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
         )
         try:
             async for event in driver:
@@ -235,6 +258,43 @@ class FlowExecutor:
         for event in run.observer.take_pending():
             yield event
         yield result
+
+    def resume(
+        self, run_id: str, flow: Flow | None = None, *, hooks: Sequence[Hook] = ()
+    ) -> ExecutionResult:
+        """Finish a checkpointed run on the sync lane, running only what it did not record.
+
+        The flow comes from ``flow``, else from the registry by the run's flow name and
+        version. Raises ``CheckpointNotFoundError`` for an unknown run and
+        ``CheckpointMismatchError`` when the flow or its tools changed. A run that had
+        finished returns its result without running anything.
+        """
+        run = self._begin_resume(run_id, flow, hooks, streaming=False)
+        for _ in drive_sync(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
+            run.saver,
+        ):  # fmt: skip
+            pass
+        return self._finish(run)
+
+    async def aresume(
+        self, run_id: str, flow: Flow | None = None, *, hooks: Sequence[Hook] = ()
+    ) -> ExecutionResult:
+        """:meth:`resume` on the async lane."""
+        from dagwright.lanes.aio import drive_async
+
+        run = self._begin_resume(run_id, flow, hooks, streaming=False)
+        async for _ in drive_async(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
+            run.saver,
+        ):  # fmt: skip
+            pass
+        return self._finish(run)
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """Where runs are journaled, if anywhere."""
+        return self._checkpointer
 
     def _begin(
         self,
@@ -248,6 +308,46 @@ class FlowExecutor:
         compiled = self.compile(flow_or_name)
         data = self._prepare_inputs(compiled, inputs)
         run_id = run_id if run_id is not None else os.urandom(16).hex()
+        if self._checkpointer is not None:
+            plan, now = compiled.plan, time.time()
+            self._checkpointer.begin(
+                RunHeader(
+                    run_id, plan.flow_name, plan.flow_version, plan.digest, data, "running",
+                    now, now,
+                )
+            )  # fmt: skip
+        return self._start(compiled, data, run_id, hooks, streaming, None)
+
+    def _begin_resume(
+        self, run_id: str, flow: Flow | None, hooks: Sequence[Hook], *, streaming: bool
+    ) -> _Run:
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            raise TypeError("resume needs a FlowExecutor built with a checkpointer")
+        header, entries = checkpointer.load(run_id)
+        if flow is None:
+            flow = self._registry.get(header.flow_name, header.flow_version)
+        compiled = self.compile(flow)
+        if compiled.plan.digest != header.flow_digest:
+            raise CheckpointMismatchError(
+                f"run {run_id!r} was checkpointed with another definition of flow "
+                f"{header.flow_name!r} v{header.flow_version} (or other tool schemas) than "
+                f"the one given now ({compiled.flow.name!r} v{compiled.flow.version})",
+                hint="resume with the flow and tools the run started with, or start a new run",
+            )
+        checkpointer.reopen(run_id, time.time())
+        restore = Restore.from_entries(entries)
+        return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore)
+
+    def _start(
+        self,
+        compiled: CompiledFlow,
+        data: dict[str, Any],
+        run_id: str,
+        hooks: Sequence[Hook],
+        streaming: bool,
+        restore: Restore | None,
+    ) -> _Run:
         all_hooks = (*self._hooks, *hooks) if hooks else self._hooks
         observer = None
         if wants_events(all_hooks, streaming):
@@ -261,11 +361,21 @@ class FlowExecutor:
                     flow_version=plan.flow_version,
                 )
             )
-        machine = RunMachine(compiled.plan, data, observe=observer is not None)
-        return _Run(compiled, machine, observer, run_id)
+        machine = RunMachine(
+            compiled.plan,
+            data,
+            observe=observer is not None,
+            journal=self._checkpointer is not None,
+            restore=restore,
+        )
+        return _Run(compiled, machine, observer, run_id, self._checkpointer)
 
     def _finish(self, run: _Run) -> ExecutionResult:
         machine, plan = run.machine, run.compiled.plan
+        if run.checkpointer is not None:
+            run.save(machine)
+            status: RunStatus = "succeeded" if machine.success else "failed"
+            run.checkpointer.finish(run.run_id, status, time.time())
         result = ExecutionResult(
             run.run_id,
             plan.flow_name,

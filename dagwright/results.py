@@ -41,6 +41,15 @@ class ErrorInfo(NamedTuple):
             "index": self.index,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ErrorInfo:
+        """The inverse of :meth:`to_dict`."""
+        return cls(data["code"], data["type"], data["message"], data["step_id"], data["index"])
+
+
+def _error(data: Mapping[str, Any] | None) -> ErrorInfo | None:
+    return None if data is None else ErrorInfo.from_dict(data)
+
 
 class AttemptRecord(NamedTuple):
     """One call of a tool: ``number`` counts from 0; ``tool`` differs for a fallback call."""
@@ -64,6 +73,18 @@ class AttemptRecord(NamedTuple):
             data["started_at"] = self.started_at
             data["ended_at"] = self.ended_at
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AttemptRecord:
+        """The inverse of :meth:`to_dict` (times are ``None`` when left out)."""
+        return cls(
+            data["number"],
+            data["status"],
+            data["tool"],
+            _error(data["error"]),
+            data.get("started_at"),
+            data.get("ended_at"),
+        )
 
 
 class StepRecord(NamedTuple):
@@ -110,6 +131,25 @@ class StepRecord(NamedTuple):
             data["started_at"] = self.started_at
             data["ended_at"] = self.ended_at
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        """The inverse of :meth:`to_dict` (times are ``None`` when left out)."""
+        return cls(
+            data["step_id"],
+            data["status"],
+            data["tool"],
+            data["flow"],
+            data["inputs"],
+            data["outputs"],
+            tuple(AttemptRecord.from_dict(a) for a in data["attempts"]),
+            _error(data["error"]),
+            data["index"],
+            tuple(cls.from_dict(c) for c in data["children"]),
+            data["fallback"],
+            data.get("started_at"),
+            data.get("ended_at"),
+        )
 
     def walk(self) -> Iterator[StepRecord]:
         """This record, then its children's records depth-first."""

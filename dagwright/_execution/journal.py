@@ -1,16 +1,36 @@
-"""What a run records: record and error builders shared by the scheduler's rules.
+"""What a run records, and the state restored from records.
 
 Every record the scheduler writes is built here, so the shape of a skipped step, a
-cancelled one or a failed sub-flow is decided in one place. (Checkpoint journals record
-the same objects.)
+cancelled one or a failed sub-flow is decided in one place.
+
+A checkpoint journal is an append-only list of JSON entries, one per unit of work that
+will not run again:
+
+* ``{"kind": "step", "path": [...], "step": id, "record": {...}}``: a step completed or
+  was skipped (a sub-flow or map step: with its children's records);
+* ``{"kind": "instance", "path": [...], "step": id, "index": i, "count": n,
+  "record": {...}}``: map instance ``i`` of ``n`` completed, or failed under ``collect``
+  (its error record is derived from the record). The result and the "completed" mark
+  are one entry, so an instance is either recorded with its result or not at all.
+
+``path`` locates the frame: ``[]`` for the run, then for each enclosing sub-flow the id
+of the step that called it, followed by the instance index when a map did.
+:class:`Restore` indexes a loaded journal for the scheduler.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from dagwright._execution.plan import StepPlan
-from dagwright.errors import StepCancelledError, SubflowError, ToolInputError
+from dagwright.errors import (
+    CheckpointMismatchError,
+    StepCancelledError,
+    SubflowError,
+    ToolInputError,
+)
 from dagwright.results import AttemptRecord, ErrorInfo, StepRecord, StepStatus
 
 
@@ -65,4 +85,68 @@ def subflow_error(step: StepPlan, inner: ErrorInfo, index: int | None) -> ErrorI
         f"[{inner.code}] {inner.type}: {inner.message}",
         step.id,
         index,
+    )
+
+
+Path = tuple[str | int, ...]
+
+
+def step_entry(path: Path, record: StepRecord) -> dict[str, Any]:
+    """The journal entry of a step that completed or was skipped."""
+    return {"kind": "step", "path": list(path), "step": record.step_id, "record": record.to_dict()}
+
+
+def instance_entry(path: Path, count: int, record: StepRecord) -> dict[str, Any]:
+    """The journal entry of a map instance that completed (or failed under ``collect``)."""
+    return {
+        "kind": "instance",
+        "path": list(path),
+        "step": record.step_id,
+        "index": record.index,
+        "count": count,
+        "record": record.to_dict(),
+    }
+
+
+@dataclass(slots=True)
+class Restore:
+    """A loaded journal, indexed by frame path and step id for the scheduler."""
+
+    steps: dict[tuple[Path, str], StepRecord] = field(default_factory=dict)
+    instances: dict[tuple[Path, str], tuple[int, dict[int, StepRecord]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Mapping[str, Any]]) -> Restore:
+        """Index journal entries; an entry seen twice counts once (the last one)."""
+        restore = cls()
+        for entry in entries:
+            key = (tuple(entry["path"]), entry["step"])
+            record = StepRecord.from_dict(entry["record"])
+            if entry["kind"] == "step":
+                restore.steps[key] = record
+            elif entry["kind"] == "instance":
+                count, done = restore.instances.setdefault(key, (entry["count"], {}))
+                if entry["count"] != count:  # the item list changed between sessions
+                    restore.instances[key] = (-1, done)
+                done[entry["index"]] = record
+        return restore
+
+
+def collect_error(record: StepRecord) -> dict[str, Any]:
+    """The ``errors`` element of an instance that failed under ``collect``."""
+    error = record.error
+    assert error is not None and record.index is not None
+    return {"index": record.index, "error_type": error.type, "message": error.message}
+
+
+def count_mismatch_error(step: StepPlan, saved: int, now: int) -> ErrorInfo:
+    """A map whose resolved item count differs from the one its checkpoint saved."""
+    return ErrorInfo(
+        CheckpointMismatchError.code,
+        CheckpointMismatchError.__name__,
+        f"map step {step.id!r} resolved {now} item(s), but its checkpoint saved {saved}: "
+        "the items changed since the run started, so saved results cannot be matched to them",
+        step.id,
     )

@@ -40,11 +40,16 @@ from typing import Any
 
 from dagwright._execution.binding import MISSING, bind, lookup
 from dagwright._execution.journal import (
+    Restore,
     attempt_span,
     bare_record,
     cancelled_error,
     children_span,
+    collect_error,
+    count_mismatch_error,
+    instance_entry,
     missing_input_error,
+    step_entry,
     step_target,
     subflow_error,
 )
@@ -80,6 +85,9 @@ _ON_FAILURE: dict[str, tuple[int, bool]] = {
     "skip": (SKIPPED, False),
 }
 
+# Steps that will not run again, and so go to the checkpoint journal.
+_JOURNALED = frozenset({DONE, SKIPPED})
+
 _NOT_RETRIED_BY_DEFAULT = frozenset({ToolInputError.__name__})
 
 
@@ -103,8 +111,21 @@ class RunMachine:
     :meth:`context`, :attr:`success` and :attr:`error` describe the run.
     """
 
-    def __init__(self, plan: Plan, inputs: dict[str, Any], *, observe: bool = False) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        inputs: dict[str, Any],
+        *,
+        observe: bool = False,
+        journal: bool = False,
+        restore: Restore | None = None,
+    ) -> None:
         self.plan = plan
+        # Journal entries for a checkpointer (None: not checkpointed), drained by the lane
+        # and written before it takes new work; see journal.py for their shape.
+        self.journal: list[dict[str, Any]] | None = [] if journal else None
+        # What a resumed run already did: those steps and instances never run again.
+        self.restore = restore
         # What happened, in order, for a lane to turn into events (None: nobody listens,
         # and nothing is noted). Each note is (kind, frame, step_id, index, attempt, tool,
         # payload); see the NOTE_* kinds in trackers.
@@ -290,6 +311,13 @@ class RunMachine:
                 self._launch(refill.popleft())
 
     def _activate(self, frame: Frame, step: StepPlan) -> None:
+        if self.restore is not None:
+            saved = self.restore.steps.get((frame.path, step.id))
+            if saved is not None:
+                done = saved.status == "completed"
+                written = dict(saved.outputs) if done else None
+                self._settle(frame, step.index, DONE if done else SKIPPED, written, saved, True)
+                return
         state = frame.state
         if step.skip_sources and all(state[j] == SKIPPED for j in step.skip_sources):
             self._settle(frame, step.index, SKIPPED, None, bare_record(step, "skipped"))
@@ -333,12 +361,20 @@ class RunMachine:
         state: int,
         written: dict[str, Any] | None,
         record: StepRecord | None,
+        restored: bool = False,
     ) -> None:
-        """Step ``i`` reached a terminal ``state``: record it and release its successors."""
+        """Step ``i`` reached a terminal ``state``: record it and release its successors.
+
+        A completed or skipped step is journaled (unless it was ``restored`` from the
+        journal): it will not run again.
+        """
         frame.state[i] = state
         frame.records[i] = record
-        if self.notes is not None and record is not None:
-            self._note_end(frame, record, state, written)
+        if record is not None and not restored:
+            if self.notes is not None:
+                self._note_end(frame, record, state, written)
+            if self.journal is not None and state in _JOURNALED:
+                self.journal.append(step_entry(frame.path, record))
         if written is not None:
             frame.outputs[i] = written
         if state == CANCELLED:
@@ -495,18 +531,37 @@ class RunMachine:
             self._step_failed(frame, step, error, shared, (), ())
         elif missing:
             self._step_failed(frame, step, missing_input_error(step, missing), shared, (), ())
-        elif not items:
-            self._fanout_settled(Fanout(frame, step, items, shared))
         else:
-            self._launch(Fanout(frame, step, items, shared))
+            fanout = Fanout(frame, step, items, shared)
+            if self.restore is not None:
+                saved = self.restore.instances.get((frame.path, step.id))
+                if saved is not None:
+                    count, fanout.restored = saved
+                    if count != len(items):
+                        error = count_mismatch_error(step, count, len(items))
+                        self._step_failed(frame, step, error, shared, (), ())
+                        return
+            if items:
+                self._launch(fanout)
+            else:
+                self._fanout_settled(fanout)
 
     def _launch(self, fanout: Fanout) -> None:
         """Start instances in index order until the map's concurrency bound is reached."""
         step, items = fanout.step, fanout.items
         limit, item = step.max_concurrency, step.item or ""
+        restored = fanout.restored
         while fanout.running < limit and fanout.next < len(items) and not fanout.stopping:
             index = fanout.next
             fanout.next += 1
+            if restored is not None and index in restored:  # done in an earlier session
+                record = restored[index]
+                fanout.records[index] = record
+                if record.status == "completed":
+                    fanout.outputs[index] = dict(record.outputs)
+                else:
+                    fanout.errors[index] = collect_error(record)
+                continue
             fanout.running += 1
             inputs = dict(fanout.shared)
             inputs[item] = items[index]
@@ -518,6 +573,8 @@ class RunMachine:
                 self._open_frame(step.subplan, inputs, fanout.frame, step.index, fanout, index)
             else:
                 self.queue.append(Unit(fanout.frame, step, fanout, index, inputs))
+        if fanout.running == 0 and fanout.next == len(items):  # every rest was restored
+            self._fanout_settled(fanout)
 
     def _instance_ended(
         self,
@@ -530,8 +587,13 @@ class RunMachine:
     ) -> None:
         fanout.running -= 1
         fanout.records[index] = record
-        if self.notes is not None and record is not None:
-            self._note_end(fanout.frame, record, state, outputs)
+        if record is not None:
+            if self.notes is not None:
+                self._note_end(fanout.frame, record, state, outputs)
+            if self.journal is not None and (
+                state == DONE or (state == FAILED and fanout.step.error_policy == "collect")
+            ):
+                self.journal.append(instance_entry(fanout.frame.path, len(fanout.items), record))
         if state == DONE:
             fanout.outputs[index] = outputs
         elif state == FAILED and error is not None:

@@ -107,6 +107,7 @@ class Frame:
         "outputs",
         "parent",
         "parent_step",
+        "path",
         "plan",
         "records",
         "state",
@@ -130,6 +131,11 @@ class Frame:
         self.parent_step = parent_step
         self.fanout = fanout
         self.index = index
+        if parent is None:
+            self.path: tuple[str | int, ...] = ()
+        else:
+            caller = parent.plan.steps[parent_step].id
+            self.path = parent.path + ((caller,) if index is None else (caller, index))
         self.outputs: list[dict[str, Any] | None] = [None] * n
         self.records: list[StepRecord | None] = [None] * n
         self.state = [PENDING] * n
@@ -166,6 +172,7 @@ class Fanout:
         "next",
         "outputs",
         "records",
+        "restored",
         "running",
         "shared",
         "step",
@@ -185,6 +192,7 @@ class Fanout:
         self.outputs: list[dict[str, Any] | None] = [None] * n
         self.records: list[StepRecord | None] = [None] * n
         self.errors: dict[int, dict[str, Any]] = {}
+        self.restored: dict[int, StepRecord] | None = None
         self.failure: ErrorInfo | None = None
         self.stopping = False
         self.incomplete = False
@@ -201,11 +209,4 @@ def halted(frame: Frame | None) -> bool:
 
 def frame_path(frame: Frame) -> tuple[str | int, ...]:
     """Where ``frame`` sits in the run: the ids (and map indices) of the steps above it."""
-    parts: list[str | int] = []
-    while frame.parent is not None:
-        if frame.index is not None:
-            parts.append(frame.index)
-        parts.append(frame.parent.plan.steps[frame.parent_step].id)
-        frame = frame.parent
-    parts.reverse()
-    return tuple(parts)
+    return frame.path

@@ -66,6 +66,7 @@ async def drive_async(
     limit: int,
     pool: Callable[[], WorkerPool],
     observer: Observer | None = None,
+    save: Callable[[RunMachine], None] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
@@ -75,6 +76,8 @@ async def drive_async(
     running: dict[asyncio.Task[Outcome], tuple[Unit, float]] = {}
     try:
         while not machine.finished:
+            if save is not None:  # durable before the slots it freed are reused
+                save(machine)
             units = machine.take(limit - len(running))
             if observer is not None:
                 observer.collect(machine)

@@ -103,6 +103,7 @@ def drive_sync(
     limit: int,
     pool: Callable[[], WorkerPool],
     observer: Observer | None = None,
+    save: Callable[[RunMachine], None] | None = None,
 ) -> Generator[Event, None, None]:
     """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
@@ -117,6 +118,8 @@ def drive_sync(
     token = 0
     try:
         while not machine.finished:
+            if save is not None:  # durable before the slots it freed are reused
+                save(machine)
             units = machine.take(limit - len(running))
             if observer is not None:
                 observer.collect(machine)

@@ -1,0 +1,13 @@
+"""Checkpoints: append-only run journals and the stores that keep them.
+
+``InMemoryCheckpointer`` for tests, ``SQLiteCheckpointer`` (WAL, one transaction per
+record) as the embedded durable default. Give one to ``FlowExecutor(checkpointer=...)``;
+``executor.resume(run_id)`` then finishes an interrupted run without re-running what it
+recorded. See ``docs/concepts/checkpoints.md``.
+"""
+
+from dagwright.checkpoint.memory import InMemoryCheckpointer
+from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
+from dagwright.checkpoint.sqlite import SQLiteCheckpointer
+
+__all__ = ["Checkpointer", "InMemoryCheckpointer", "RunHeader", "RunStatus", "SQLiteCheckpointer"]
