@@ -14,7 +14,9 @@ will not run again:
   are one entry, so an instance is either recorded with its result or not at all.
 
 ``path`` locates the frame: ``[]`` for the run, then for each enclosing sub-flow the id
-of the step that called it, followed by the instance index when a map did.
+of the step that called it. A map instance is the unit of recovery: it is recorded
+whole, with its result, or it re-runs from its start; so nothing inside a map instance's
+sub-flow is journaled on its own. The steps inside a plain sub-flow step are.
 :class:`Restore` indexes a loaded journal for the scheduler.
 """
 

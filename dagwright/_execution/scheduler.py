@@ -373,7 +373,7 @@ class RunMachine:
         if record is not None and not restored:
             if self.notes is not None:
                 self._note_end(frame, record, state, written)
-            if self.journal is not None and state in _JOURNALED:
+            if self.journal is not None and frame.journaled and state in _JOURNALED:
                 self.journal.append(step_entry(frame.path, record))
         if written is not None:
             frame.outputs[i] = written
@@ -590,8 +590,10 @@ class RunMachine:
         if record is not None:
             if self.notes is not None:
                 self._note_end(fanout.frame, record, state, outputs)
-            if self.journal is not None and (
-                state == DONE or (state == FAILED and fanout.step.error_policy == "collect")
+            if (
+                self.journal is not None
+                and fanout.frame.journaled
+                and (state == DONE or (state == FAILED and fanout.step.error_policy == "collect"))
             ):
                 self.journal.append(instance_entry(fanout.frame.path, len(fanout.items), record))
         if state == DONE:

@@ -103,6 +103,7 @@ class Frame:
         "incomplete",
         "index",
         "inputs",
+        "journaled",
         "open",
         "outputs",
         "parent",
@@ -131,6 +132,9 @@ class Frame:
         self.parent_step = parent_step
         self.fanout = fanout
         self.index = index
+        # A map instance is recorded whole or re-run from its start: nothing inside its
+        # frame (or below it) is journaled on its own.
+        self.journaled: bool = parent is None or (parent.journaled and fanout is None)
         if parent is None:
             self.path: tuple[str | int, ...] = ()
         else:
