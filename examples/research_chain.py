@@ -4,6 +4,9 @@ Every tool here is local and deterministic (a tiny in-memory corpus stands in fo
 search API), so the run prints the same result and digest every time. Query expansion
 runs on its own branch, concurrently with the search; ``extract`` joins both branches.
 
+Runs are journaled in the embedded SQLite store (``.dagwright/runs.sqlite``), so an
+interrupted run could be finished with ``executor.resume(run_id)``.
+
 Run it with ``make demo`` or ``python examples/research_chain.py "your question"``.
 """
 
@@ -14,7 +17,7 @@ import sys
 
 from pydantic import BaseModel
 
-from dagwright import DAGFlow, ExecutionResult, FlowExecutor, Step, tool
+from dagwright import DAGFlow, ExecutionResult, FlowExecutor, SQLiteCheckpointer, Step, tool
 
 CORPUS: dict[str, tuple[str, str]] = {
     "https://docs.example/dag-scheduling": (
@@ -177,12 +180,25 @@ def render(result: ExecutionResult) -> str:
     return "\n".join(lines)
 
 
+STORE = ".dagwright/runs.sqlite"
+
+
 def main(argv: list[str]) -> int:
     query = " ".join(argv) or "how does dependency-driven scheduling stay fast"
-    with FlowExecutor([search, expand_query, extract, score, summarize]) as executor:
+    tools = [search, expand_query, extract, score, summarize]
+    with (
+        SQLiteCheckpointer(STORE) as checkpoints,
+        FlowExecutor(tools, checkpointer=checkpoints) as executor,
+    ):
         result = executor.run(RESEARCH, {"query": query})
-    print(render(result))
-    return 0 if result.success else 1
+        print(render(result))
+        # Every run is journaled; resuming a finished run replays nothing and gives the
+        # same result (an interrupted one would run only what it had not recorded).
+        again = executor.resume(result.run_id, RESEARCH)
+        stored = len(checkpoints.runs(RESEARCH.name))
+    print(f"checkpoint: run {result.run_id} in {STORE} ({stored} run(s) stored)")
+    print(f"resumed:    same digest: {again.digest == result.digest}")
+    return 0 if result.success and again.digest == result.digest else 1
 
 
 if __name__ == "__main__":
