@@ -39,15 +39,13 @@ from collections import deque
 from typing import Any
 
 from dagwright._execution.binding import MISSING, bind, lookup
+from dagwright._execution.fanout import FanoutRules
 from dagwright._execution.journal import (
     Restore,
     attempt_span,
     bare_record,
     cancelled_error,
     children_span,
-    collect_error,
-    count_mismatch_error,
-    instance_entry,
     missing_input_error,
     step_entry,
     step_target,
@@ -103,7 +101,7 @@ def retryable(policy: RetryPolicy, error_names: tuple[str, ...]) -> bool:
     return any(name in wanted for name in error_names)
 
 
-class RunMachine:
+class RunMachine(FanoutRules):
     """The state of one run; see the module docstring for its rules.
 
     Lanes call :meth:`take` for units to run and report each with :meth:`complete`,
@@ -512,113 +510,6 @@ class RunMachine:
         )  # fmt: skip
         self._settle(parent, step.index, DONE, written, record)
 
-    # ---- fan-out -----------------------------------------------------------------------
-
-    def _open_fanout(self, frame: Frame, step: StepPlan) -> None:
-        assert step.over is not None
-        if self.notes is not None:
-            self.notes.append((NOTE_STARTED, frame, step.id, None, 0, step.target, None))
-        items = lookup(step.over, frame.outputs, frame.inputs)
-        shared, missing = bind(step.bindings, frame.outputs, frame.inputs)
-        if items is MISSING or not isinstance(items, list):
-            got = "no value" if items is MISSING else f"a {type(items).__name__}"
-            error = ErrorInfo(
-                ToolInputError.code,
-                ToolInputError.__name__,
-                f"`over` {step.over.key!r} of map step {step.id!r} resolved to {got}, not a list",
-                step.id,
-            )
-            self._step_failed(frame, step, error, shared, (), ())
-        elif missing:
-            self._step_failed(frame, step, missing_input_error(step, missing), shared, (), ())
-        else:
-            fanout = Fanout(frame, step, items, shared)
-            if self.restore is not None:
-                saved = self.restore.instances.get((frame.path, step.id))
-                if saved is not None:
-                    count, fanout.restored = saved
-                    if count != len(items):
-                        error = count_mismatch_error(step, count, len(items))
-                        self._step_failed(frame, step, error, shared, (), ())
-                        return
-            if items:
-                self._launch(fanout)
-            else:
-                self._fanout_settled(fanout)
-
-    def _launch(self, fanout: Fanout) -> None:
-        """Start instances in index order until the map's concurrency bound is reached."""
-        step, items = fanout.step, fanout.items
-        limit, item = step.max_concurrency, step.item or ""
-        restored = fanout.restored
-        while fanout.running < limit and fanout.next < len(items) and not fanout.stopping:
-            index = fanout.next
-            fanout.next += 1
-            if restored is not None and index in restored:  # done in an earlier session
-                record = restored[index]
-                fanout.records[index] = record
-                if record.status == "completed":
-                    fanout.outputs[index] = dict(record.outputs)
-                else:
-                    fanout.errors[index] = collect_error(record)
-                continue
-            fanout.running += 1
-            inputs = dict(fanout.shared)
-            inputs[item] = items[index]
-            if step.subplan is not None:
-                if self.notes is not None:
-                    self.notes.append(
-                        (NOTE_STARTED, fanout.frame, step.id, index, 0, step.target, None)
-                    )
-                self._open_frame(step.subplan, inputs, fanout.frame, step.index, fanout, index)
-            else:
-                self.queue.append(Unit(fanout.frame, step, fanout, index, inputs))
-        if fanout.running == 0 and fanout.next == len(items):  # every rest was restored
-            self._fanout_settled(fanout)
-
-    def _instance_ended(
-        self,
-        fanout: Fanout,
-        index: int,
-        state: int,
-        outputs: dict[str, Any] | None,
-        record: StepRecord | None,
-        error: ErrorInfo | None,
-    ) -> None:
-        fanout.running -= 1
-        fanout.records[index] = record
-        if record is not None:
-            if self.notes is not None:
-                self._note_end(fanout.frame, record, state, outputs)
-            if (
-                self.journal is not None
-                and fanout.frame.journaled
-                and (state == DONE or (state == FAILED and fanout.step.error_policy == "collect"))
-            ):
-                self.journal.append(instance_entry(fanout.frame.path, len(fanout.items), record))
-        if state == DONE:
-            fanout.outputs[index] = outputs
-        elif state == FAILED and error is not None:
-            if fanout.step.error_policy == "collect":
-                fanout.errors[index] = {
-                    "index": index,
-                    "error_type": error.type,
-                    "message": error.message,
-                }
-            elif fanout.failure is None:
-                fanout.failure = error
-                fanout.stopping = True
-                self.halting = True
-                self._halt(fanout.frame)
-        else:
-            fanout.incomplete = True
-        if fanout.running == 0 and (
-            fanout.next == len(fanout.items) or self._fanout_halted(fanout)
-        ):
-            self._fanout_settled(fanout)
-        elif not fanout.stopping and fanout.next < len(fanout.items):
-            self._refill.append(fanout)
-
     def _note_end(
         self, frame: Frame, record: StepRecord, state: int, written: dict[str, Any] | None
     ) -> None:
@@ -633,34 +524,5 @@ class RunMachine:
     def stop(self) -> None:
         """Halt the whole run: nothing new starts (the lane stopped listening)."""
         self._halt(self.root)
-
-    def _fanout_halted(self, fanout: Fanout) -> bool:
-        return fanout.stopping or halted(fanout.frame)
-
-    def _fanout_settled(self, fanout: Fanout) -> None:
-        step, frame = fanout.step, fanout.frame
-        children = tuple(r for r in fanout.records if r is not None)
-        inputs = {**fanout.shared, "over": fanout.items}
-        if fanout.failure is not None:
-            self._step_failed(frame, step, fanout.failure, inputs, (), children)
-            return
-        start, end = children_span(children)
-        if fanout.incomplete or fanout.next < len(fanout.items):
-            record = StepRecord(
-                step.id, "cancelled", *step_target(step), inputs, {}, (),
-                cancelled_error(step, None), None, children, None, start, end,
-            )  # fmt: skip
-            self._settle(frame, step.index, CANCELLED, None, record)
-            return
-        written: dict[str, Any] = {
-            step.results_key or "": [o for o in fanout.outputs if o is not None]
-        }
-        if step.errors_key is not None:
-            written[step.errors_key] = [fanout.errors[i] for i in sorted(fanout.errors)]
-        record = StepRecord(
-            step.id, "completed", *step_target(step), inputs, written, (), None, None,
-            children, None, start, end,
-        )  # fmt: skip
-        self._settle(frame, step.index, DONE, written, record)
 
     # ---- small helpers -----------------------------------------------------------------
