@@ -42,9 +42,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AttemptRecord",
     "CheckpointError",
-    "Checkpointer",
     "CheckpointMismatchError",
     "CheckpointNotFoundError",
+    "Checkpointer",
     "CompiledFlow",
     "ContextCollisionError",
     "DAGFlow",
