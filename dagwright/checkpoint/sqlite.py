@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 from dagwright.checkpoint.protocol import RunHeader, RunStatus
 from dagwright.errors import CheckpointError, CheckpointNotFoundError
 
@@ -38,9 +40,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS runs ("
     " run_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, started_at REAL NOT NULL,"
     " header TEXT NOT NULL)",
+    # Keyed by (run, sequence) with no rowid: one B-tree write per entry, and a run's
+    # journal is read back in order without a separate index.
     "CREATE TABLE IF NOT EXISTS journal ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, entry TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS journal_by_run ON journal (run_id, seq)",
+    " run_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, seq)) WITHOUT ROWID",
 )
 
 
@@ -64,6 +68,7 @@ class SQLiteCheckpointer:
         self.flush_every = flush_every
         self._lock = threading.Lock()
         self._pending: dict[str, list[str]] = {}
+        self._next_seq: dict[str, int] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -155,6 +160,7 @@ class SQLiteCheckpointer:
         """Forget a run and its journal."""
         with self._lock, self._transaction():
             self._pending.pop(run_id, None)
+            self._next_seq.pop(run_id, None)
             self._db.execute("DELETE FROM journal WHERE run_id = ?", (run_id,))
             self._db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
 
@@ -181,10 +187,17 @@ class SQLiteCheckpointer:
         if not pending:
             return
         with self._transaction():
+            seq = self._next_seq.get(run_id)
+            if seq is None:  # first write of this run by this process (or a resume)
+                row = self._db.execute(
+                    "SELECT COALESCE(MAX(seq), -1) + 1 FROM journal WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                seq = int(row[0])
             self._db.executemany(
-                "INSERT INTO journal (run_id, entry) VALUES (?, ?)",
-                [(run_id, text) for text in pending],
+                "INSERT INTO journal (run_id, seq, entry) VALUES (?, ?, ?)",
+                [(run_id, seq + n, text) for n, text in enumerate(pending)],
             )
+        self._next_seq[run_id] = seq + len(pending)
         pending.clear()
 
     def _header(self, run_id: str) -> RunHeader:
@@ -223,4 +236,5 @@ class _Transaction:
 
 
 def _dump(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # pydantic-core's encoder: several times faster than json.dumps on small records.
+    return to_json(data).decode("utf-8")
