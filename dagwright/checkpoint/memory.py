@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import copy
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,13 +14,13 @@ from dagwright.errors import CheckpointNotFoundError
 class InMemoryCheckpointer:
     """Keeps each run's header and journal in memory; thread-safe; lost with the process.
 
-    Entries are stored as JSON text, as a durable store would hold them, so what resume
-    reads back has made the same round trip (and nothing unserialisable slips through).
+    Entries are JSON-mode dicts (the core builds them that way) and are kept as given;
+    :meth:`load` returns deep copies, so no caller can change what was recorded.
     """
 
     def __init__(self) -> None:
         self._headers: dict[str, RunHeader] = {}
-        self._journals: dict[str, list[str]] = {}
+        self._journals: dict[str, list[Mapping[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def begin(self, header: RunHeader) -> None:
@@ -40,10 +40,9 @@ class InMemoryCheckpointer:
 
     def append(self, run_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
         """Append journal entries."""
-        encoded = [json.dumps(entry, separators=(",", ":")) for entry in entries]
         with self._lock:
             self._header(run_id)
-            self._journals[run_id].extend(encoded)
+            self._journals[run_id].extend(entries)
 
     def finish(self, run_id: str, status: RunStatus, at: float) -> None:
         """Record the run's final status."""
@@ -55,7 +54,7 @@ class InMemoryCheckpointer:
         with self._lock:
             header = self._header(run_id)
             journal = list(self._journals[run_id])
-        return header, [json.loads(text) for text in journal]
+        return header, [copy.deepcopy(dict(entry)) for entry in journal]
 
     def runs(self, flow_name: str | None = None) -> list[RunHeader]:
         """Stored run headers, oldest first."""
