@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 from dagwright._execution.scheduler import RunMachine
@@ -39,22 +39,31 @@ def timeout_error(unit: Unit) -> StepTimeoutError:
     return StepTimeoutError(f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}")
 
 
+def _invoke(tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Awaitable[dict[str, Any]]:
+    """The awaitable of one call: the tool's coroutine, or its run on the worker pool."""
+    if tool.is_async:
+        return call_async(tool, unit.inputs)
+    loop = asyncio.get_running_loop()
+    return loop.run_in_executor(pool(), call_sync, tool, unit.inputs)
+
+
 async def execute_async(tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Outcome:
     """Make one call of ``unit`` on the running loop (after its retry delay)."""
     if unit.delay:
         await asyncio.sleep(unit.delay)
     started = time.time()
-    scope = asyncio.timeout(unit.timeout_s)
     try:
-        async with scope:
-            if tool.is_async:
-                outputs = await call_async(tool, unit.inputs)
-            else:
-                loop = asyncio.get_running_loop()
-                outputs = await loop.run_in_executor(pool(), call_sync, tool, unit.inputs)
-    except TimeoutError as exc:
-        error: BaseException = timeout_error(unit) if scope.expired() else exc
-        return None, error, started, time.time()
+        if unit.timeout_s is None:  # no timeout scope to enter on the common path
+            outputs = await _invoke(tool, unit, pool)
+        else:
+            scope = asyncio.timeout(unit.timeout_s)
+            try:
+                async with scope:
+                    outputs = await _invoke(tool, unit, pool)
+            except TimeoutError as exc:
+                if scope.expired():
+                    raise timeout_error(unit) from exc
+                raise
     except Exception as exc:
         return None, exc, started, time.time()
     return outputs, None, started, time.time()
