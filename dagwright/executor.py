@@ -11,7 +11,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -173,12 +182,7 @@ class FlowExecutor:
         ``success=False`` and ``error`` (see ``ExecutionResult.raise_for_error``).
         ``hooks`` are called with this run's events, after the executor's own hooks.
         """
-        run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=False)
-        for _ in drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
-        ):
-            pass
-        return self._finish(run)
+        return self._complete(self._begin(flow_or_name, inputs, run_id, hooks, streaming=False))
 
     async def arun(
         self,
@@ -189,14 +193,8 @@ class FlowExecutor:
         hooks: Sequence[Hook] = (),
     ) -> ExecutionResult:
         """Run a flow on the async lane: the same semantics and result as :meth:`run`."""
-        from dagwright.lanes.aio import drive_async
-
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=False)
-        async for _ in drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
-        ):
-            pass
-        return self._finish(run)
+        return await self._acomplete(run)
 
     def stream(
         self,
@@ -217,9 +215,7 @@ class FlowExecutor:
     def _stream(self, run: _Run) -> Iterator[Event | ExecutionResult]:
         assert run.observer is not None
         yield from run.observer.take_pending()
-        yield from drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
-        )
+        yield from self._lane_sync(run)
         result = self._finish(run)
         yield from run.observer.take_pending()
         yield result
@@ -241,14 +237,10 @@ class FlowExecutor:
         return self._astream(run)
 
     async def _astream(self, run: _Run) -> AsyncIterator[Event | ExecutionResult]:
-        from dagwright.lanes.aio import drive_async
-
         assert run.observer is not None
         for event in run.observer.take_pending():
             yield event
-        driver = drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
-        )
+        driver = self._lane_async(run)
         try:
             async for event in driver:
                 yield event
@@ -269,32 +261,42 @@ class FlowExecutor:
         ``CheckpointMismatchError`` when the flow or its tools changed. A run that had
         finished returns its result without running anything.
         """
-        run = self._begin_resume(run_id, flow, hooks, streaming=False)
-        for _ in drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
-            run.saver,
-        ):  # fmt: skip
-            pass
-        return self._finish(run)
+        return self._complete(self._begin_resume(run_id, flow, hooks, streaming=False))
 
     async def aresume(
         self, run_id: str, flow: Flow | None = None, *, hooks: Sequence[Hook] = ()
     ) -> ExecutionResult:
         """:meth:`resume` on the async lane."""
-        from dagwright.lanes.aio import drive_async
-
-        run = self._begin_resume(run_id, flow, hooks, streaming=False)
-        async for _ in drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
-            run.saver,
-        ):  # fmt: skip
-            pass
-        return self._finish(run)
+        return await self._acomplete(self._begin_resume(run_id, flow, hooks, streaming=False))
 
     @property
     def checkpointer(self) -> Checkpointer | None:
         """Where runs are journaled, if anywhere."""
         return self._checkpointer
+
+    def _lane_sync(self, run: _Run) -> Generator[Event, None, None]:
+        """The sync lane driving ``run`` (a generator of streamed events)."""
+        return drive_sync(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
+        )
+
+    def _lane_async(self, run: _Run) -> AsyncGenerator[Event, None]:
+        """The async lane driving ``run`` (an async generator of streamed events)."""
+        from dagwright.lanes.aio import drive_async
+
+        return drive_async(
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
+        )
+
+    def _complete(self, run: _Run) -> ExecutionResult:
+        for _ in self._lane_sync(run):
+            pass
+        return self._finish(run)
+
+    async def _acomplete(self, run: _Run) -> ExecutionResult:
+        async for _ in self._lane_async(run):
+            pass
+        return self._finish(run)
 
     def _begin(
         self,

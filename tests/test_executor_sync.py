@@ -23,7 +23,8 @@ from dagwright import (
     Step,
     tool,
 )
-from tests.conftest import Number, Result, double, increment, square
+from tests.conftest import Result, double, increment, square
+from tests.overlap import Overlap
 
 
 def test_linear_flow_chains_outputs(executor: FlowExecutor) -> None:
@@ -263,47 +264,6 @@ def test_sub_flow_returns_only_its_outputs() -> None:
     assert result.output == {"n": 5, "result": 25}
 
 
-def test_fail_fast_starts_nothing_new_after_a_failure() -> None:
-    started: list[str] = []
-    gate = threading.Event()
-
-    @tool
-    def slow(n: int) -> Result:
-        """Waits until the failure happened, then finishes."""
-        started.append("slow")
-        assert gate.wait(5)
-        return Result(result=n)
-
-    @tool
-    def fail_now(n: int) -> Number:
-        """Fails and releases the slow sibling."""
-        started.append("fail_now")
-        gate.set()
-        raise RuntimeError("no")
-
-    @tool
-    def later(result: int) -> Number:
-        """Must never start."""
-        started.append("later")
-        return Number(n=result)
-
-    flow = DAGFlow(
-        "ff",
-        [
-            Step(id="slow", tool="slow"),
-            Step(id="fail", tool="fail_now", outputs={"failed_n": "n"}),
-            Step(id="later", tool="later", depends_on=("slow",), outputs={"later_n": "n"}),
-        ],
-    )
-    with FlowExecutor([slow, fail_now, later], max_concurrency=2) as ex:
-        result = ex.run(flow, {"n": 1})
-    assert not result.success
-    assert "later" not in started
-    statuses = {s.step_id: s.status for s in result.steps}
-    # the running sibling finished and was recorded; the dependent never started
-    assert statuses == {"slow": "completed", "fail": "failed"}
-
-
 def test_max_concurrency_one_runs_in_calling_thread() -> None:
     threads: list[str] = []
 
@@ -324,19 +284,12 @@ def test_max_concurrency_one_runs_in_calling_thread() -> None:
 
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_max_concurrency_k_runs_exactly_k_at_once(k: int) -> None:
-    barrier = threading.Barrier(k, timeout=10)
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    overlap = Overlap(k)
 
     @tool
     def meet(n: int) -> Result:
-        """Waits at a barrier of k parties: passes only if k calls overlap."""
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        barrier.wait()
-        with lock:
-            state["now"] -= 1
+        """Passes only when k calls overlap."""
+        overlap.meet()
         return Result(result=n)
 
     flow = DAGFlow(
@@ -345,41 +298,7 @@ def test_max_concurrency_k_runs_exactly_k_at_once(k: int) -> None:
     with FlowExecutor([meet], max_concurrency=k) as ex:
         result = ex.run(flow, {"n": 1})
     assert result.success, result.error
-    assert state["peak"] == k
-
-
-def test_dispatch_is_dependency_driven_not_by_level() -> None:
-    """C depends only on fast B; it must start while slow A is still running."""
-    c_started = threading.Event()
-
-    @tool
-    def slow_a(n: int) -> Result:
-        """Finishes only once C has started."""
-        assert c_started.wait(10), "C did not start while A was running"
-        return Result(result=n)
-
-    @tool
-    def fast_b(n: int) -> Number:
-        """Quick."""
-        return Number(n=n)
-
-    @tool
-    def c_after_b(n: int) -> Number:
-        """Signals that it started."""
-        c_started.set()
-        return Number(n=n)
-
-    flow = DAGFlow(
-        "skewed",
-        [
-            Step(id="a", tool="slow_a"),
-            Step(id="b", tool="fast_b", outputs={"nb": "n"}),
-            Step(id="c", tool="c_after_b", depends_on=("b",), outputs={"nc": "n"}),
-        ],
-    )
-    with FlowExecutor([slow_a, fast_b, c_after_b], max_concurrency=4) as ex:
-        result = ex.run(flow, {"n": 1})
-    assert result.success, result.error
+    assert overlap.peak == k
 
 
 def test_sync_timeout_abandons_the_call() -> None:

@@ -27,6 +27,7 @@ from dagwright import (
 )
 from dagwright.events import Event, StepCancelled, StepCompleted, StepStarted
 from tests.conftest import Number, Result, double, increment, square
+from tests.overlap import Overlap
 
 Lane = Callable[..., ExecutionResult]
 
@@ -133,30 +134,21 @@ def test_when_retry_fallback_and_subflows_in_both_lanes(lane: Lane) -> None:
 
 @pytest.mark.parametrize("k", [2, 3])
 def test_exactly_k_calls_at_once_async_lane(k: int) -> None:
-    state = {"now": 0, "peak": 0}
+    overlap = Overlap(k)
 
-    async def main() -> ExecutionResult:
-        barrier = asyncio.Barrier(k)
+    @tool
+    async def meet(n: int) -> Result:
+        """k calls must overlap to pass the barrier."""
+        await overlap.ameet()
+        return Result(result=n)
 
-        @tool
-        async def meet(n: int) -> Result:
-            """k calls must overlap to pass the barrier."""
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-            await asyncio.wait_for(barrier.wait(), 10)
-            state["now"] -= 1
-            return Result(result=n)
-
-        flow = DAGFlow(
-            "wide",
-            [Step(id=f"s{i}", tool="meet", outputs={f"r{i}": "result"}) for i in range(2 * k)],
-        )
-        with FlowExecutor([meet], max_concurrency=k) as ex:
-            return await ex.arun(flow, {"n": 1})
-
-    result = asyncio.run(main())
+    flow = DAGFlow(
+        "wide", [Step(id=f"s{i}", tool="meet", outputs={f"r{i}": "result"}) for i in range(2 * k)]
+    )
+    with FlowExecutor([meet], max_concurrency=k) as ex:
+        result = asyncio.run(ex.arun(flow, {"n": 1}))
     assert result.success, result.error
-    assert state["peak"] == k
+    assert overlap.peak == k
 
 
 def test_sync_tools_on_the_async_lane_share_the_executor_pool() -> None:

@@ -25,6 +25,7 @@ from dagwright import (
     tool,
 )
 from dagwright.events import Event, StepCancelled, StepCompleted, StepStarted
+from tests.overlap import Overlap
 
 Lane = Callable[..., ExecutionResult]
 
@@ -108,68 +109,44 @@ def test_over_must_resolve_to_a_list_at_run_time(lane: Lane) -> None:
 
 @pytest.mark.parametrize("k", [2, 3])
 def test_map_bound_is_exact_sync_tools(lane: Lane, k: int) -> None:
-    barrier = threading.Barrier(k, timeout=10)
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    overlap = Overlap(k)
 
     @tool
     def meet(x: int) -> Echo:
         """k instances must overlap to pass the barrier."""
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        barrier.wait()
-        with lock:
-            state["now"] -= 1
+        overlap.meet()
         return Echo(value=x)
 
     with FlowExecutor([meet], max_concurrency=8) as ex:
         result = lane(ex, one_map(tool="meet", max_concurrency=k), {"xs": list(range(3 * k))})
     assert result.success, result.error
-    assert state["peak"] == k
+    assert overlap.peak == k
 
 
 def test_map_bound_is_exact_async_tools() -> None:
-    k = 3
-    state = {"now": 0, "peak": 0}
+    overlap = Overlap(3)
 
-    async def main() -> ExecutionResult:
-        barrier = asyncio.Barrier(k)
+    @tool
+    async def meet(x: int) -> Echo:
+        """3 instances must overlap to pass the barrier."""
+        await overlap.ameet()
+        return Echo(value=x)
 
-        @tool
-        async def meet(x: int) -> Echo:
-            """k instances must overlap to pass the barrier."""
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-            await asyncio.wait_for(barrier.wait(), 10)
-            state["now"] -= 1
-            return Echo(value=x)
-
-        with FlowExecutor([meet], max_concurrency=8) as ex:
-            return await ex.arun(
-                one_map(tool="meet", max_concurrency=k), {"xs": list(range(3 * k))}
-            )
-
-    result = asyncio.run(main())
+    with FlowExecutor([meet], max_concurrency=8) as ex:
+        flow = one_map(tool="meet", max_concurrency=3)
+        result = asyncio.run(ex.arun(flow, {"xs": list(range(9))}))
     assert result.success, result.error
-    assert state["peak"] == k
+    assert overlap.peak == 3
 
 
 def test_executor_bound_covers_map_instances_and_steps(lane: Lane) -> None:
     """The executor's max_concurrency bounds instances plus other steps together."""
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
-    barrier = threading.Barrier(2, timeout=10)
+    overlap = Overlap(2)
 
     @tool
     def meet(x: int) -> Echo:
         """Two calls must overlap; never more than two at once."""
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        barrier.wait()
-        with lock:
-            state["now"] -= 1
+        overlap.meet()
         return Echo(value=x)
 
     flow = DAGFlow(
@@ -182,7 +159,7 @@ def test_executor_bound_covers_map_instances_and_steps(lane: Lane) -> None:
     with FlowExecutor([meet], max_concurrency=2) as ex:
         result = lane(ex, flow, {"xs": list(range(7)), "y": 99})
     assert result.success, result.error
-    assert state["peak"] == 2
+    assert overlap.peak == 2
 
 
 def test_no_head_of_line_blocking(lane: Lane) -> None:

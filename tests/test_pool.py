@@ -9,6 +9,7 @@ from concurrent.futures import CancelledError
 import pytest
 
 from dagwright.lanes.pool import WorkerPool
+from tests.overlap import Overlap
 
 
 def test_submit_returns_futures_with_results_and_exceptions() -> None:
@@ -22,25 +23,13 @@ def test_submit_returns_futures_with_results_and_exceptions() -> None:
 
 
 def test_never_more_than_max_workers_at_once() -> None:
-    k = 3
-    barrier = threading.Barrier(k, timeout=10)
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
-
-    def meet() -> None:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        barrier.wait()
-        with lock:
-            state["now"] -= 1
-
-    pool = WorkerPool(k)
-    futures = [pool.submit(meet) for _ in range(3 * k)]
+    overlap = Overlap(3)
+    pool = WorkerPool(3)
+    futures = [pool.submit(overlap.meet) for _ in range(9)]
     for future in futures:
         future.result(timeout=10)
     pool.shutdown()
-    assert state["peak"] == k
+    assert overlap.peak == 3
 
 
 def test_usable_by_an_event_loop() -> None:
