@@ -9,11 +9,26 @@
 * ``pydantic_floor(steps)``: the same models validated and dumped without dagwright
   (``model_validate`` + the call + ``model_dump(mode="json")`` per step): the least any
   validated step can cost on this machine.
+
+Concurrency workloads (``bench_dag_concurrency.py``), each built for sync tools or for
+async tools (``kind="sync"`` / ``"async"``):
+
+* ``skewed_dag(kind)``: ``A`` sleeps 0.2 s; ``B`` sleeps 0.01 s; ``C`` depends only on
+  ``B`` and sleeps 0.2 s; ``D`` joins ``A`` and ``C`` (trivial). Critical path 0.21 s; a
+  scheduler with level barriers takes 0.40 s.
+* ``six_leaves(kind)``: six independent 50 ms steps and a trivial ``join`` after them.
+* ``fan_dag(leaves, "ainc")`` and ``linear(steps, "ainc")``: the fan-out DAG and the
+  linear chain with the trivial async ``ainc`` tool.
+
+Sleeping tools sleep for the number of seconds they are given (flow inputs ``long``,
+``short`` and ``leaf``): ``time.sleep`` in ``nap``, ``asyncio.sleep`` in ``anap``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -33,6 +48,18 @@ TARGET_IMPORT_S = 0.15
 REFERENCE_FLOOR5_US = 13.0
 REFERENCE_FLOOR_STEP_US = 1.5
 
+# Concurrency workloads (seconds unless named _US).
+SKEW_LONG_S = 0.2
+SKEW_SHORT_S = 0.01
+SKEW_CRITICAL_PATH_S = SKEW_SHORT_S + SKEW_LONG_S
+SIX = 6
+LEAF_S = 0.05
+# Makespan within 5% of the critical path (DESIGN.md section 7), in both lanes.
+TARGET_SKEW_S = 1.05 * SKEW_CRITICAL_PATH_S
+TARGET_SIX_S = 0.055
+TARGET_ASYNC_DAG_US = 10_000.0
+TARGET_ASYNC_LINEAR5_US = 40.0
+
 
 class Num(BaseModel):
     """A number: the output of every benchmark tool."""
@@ -51,34 +78,142 @@ inc: Tool = tool(name="inc")(add_one)
 TOOLS: tuple[Tool, ...] = (inc,)
 
 
-def linear(steps: int) -> Flow:
-    """A linear flow of ``steps`` ``inc`` steps (ids ``inc``, ``inc-2``, ...)."""
-    return Flow(f"linear{steps}", [Step(tool="inc") for _ in range(steps)])
+async def add_one_async(n: int) -> Num:
+    """Add one, as a coroutine (never suspends)."""
+    return Num(n=n + 1)
 
 
-def fan_dag(leaves: int = LEAVES) -> DAGFlow:
-    """``root`` -> ``leaves`` independent leaves -> ``join``."""
+ainc: Tool = tool(name="ainc")(add_one_async)
+"""The trivial validated async tool: awaited on the loop by the async lane."""
+
+
+class Slept(BaseModel):
+    """What a sleeping tool returns: how long it slept."""
+
+    slept: float
+
+
+class Total(BaseModel):
+    """What ``join`` returns."""
+
+    total: float
+
+
+def sleep_for(seconds: float) -> Slept:
+    """Block the calling thread for ``seconds``."""
+    time.sleep(seconds)
+    return Slept(slept=seconds)
+
+
+async def sleep_for_async(seconds: float) -> Slept:
+    """Suspend for ``seconds`` (``asyncio.sleep``)."""
+    await asyncio.sleep(seconds)
+    return Slept(slept=seconds)
+
+
+def add(a: float, c: float) -> Total:
+    """Add two numbers."""
+    return Total(total=a + c)
+
+
+async def add_async(a: float, c: float) -> Total:
+    """Add two numbers, as a coroutine (never suspends)."""
+    return Total(total=a + c)
+
+
+nap: Tool = tool(name="nap")(sleep_for)
+anap: Tool = tool(name="anap")(sleep_for_async)
+join: Tool = tool(name="join")(add)
+ajoin: Tool = tool(name="ajoin")(add_async)
+
+CONCURRENCY_TOOLS: tuple[Tool, ...] = (inc, ainc, nap, anap, join, ajoin)
+
+Kind = Literal["sync", "async"]
+KINDS: tuple[Kind, ...] = ("sync", "async")
+
+
+def _sleepy(kind: Kind) -> tuple[str, str]:
+    """The sleeping tool and the join tool of ``kind``."""
+    return ("nap", "join") if kind == "sync" else ("anap", "ajoin")
+
+
+def linear(steps: int, tool_name: str = "inc") -> Flow:
+    """A linear flow of ``steps`` steps of ``tool_name`` (ids ``inc``, ``inc-2``, ...)."""
+    name = f"linear{steps}" if tool_name == "inc" else f"{tool_name}-linear{steps}"
+    return Flow(name, [Step(tool=tool_name) for _ in range(steps)])
+
+
+def fan_dag(leaves: int = LEAVES, tool_name: str = "inc") -> DAGFlow:
+    """``root`` -> ``leaves`` independent leaves -> ``join``, every step ``tool_name``."""
     ids = tuple(f"leaf{i}" for i in range(leaves))
+    t = tool_name
     return DAGFlow(
-        f"fan{leaves}",
+        f"fan{leaves}" if t == "inc" else f"{t}-fan{leaves}",
         [
-            Step(id="root", tool="inc", inputs={"n": "seed"}),
+            Step(id="root", tool=t, inputs={"n": "seed"}),
             *[
-                Step(id=leaf, tool="inc", depends_on=("root",), outputs={f"k{i}": "n"})
+                Step(id=leaf, tool=t, depends_on=("root",), outputs={f"k{i}": "n"})
                 for i, leaf in enumerate(ids)
             ],
-            Step(id="join", tool="inc", inputs={"n": "k0"}, depends_on=ids, outputs={"total": "n"}),
+            Step(id="join", tool=t, inputs={"n": "k0"}, depends_on=ids, outputs={"total": "n"}),
+        ],
+    )
+
+
+def skewed_dag(kind: Kind) -> DAGFlow:
+    """``A`` (0.2 s), ``B`` (0.01 s) -> ``C`` (0.2 s, after ``B`` only); ``D`` joins ``A``, ``C``.
+
+    The critical path is ``B`` + ``C`` = 0.21 s. A level-by-level scheduler waits for
+    ``A`` before it starts ``C`` and takes 0.40 s.
+    """
+    sleep, add_tool = _sleepy(kind)
+    return DAGFlow(
+        f"skewed-{kind}",
+        [
+            Step(id="A", tool=sleep, inputs={"seconds": "long"}, outputs={"a": "slept"}),
+            Step(id="B", tool=sleep, inputs={"seconds": "short"}, outputs={"b": "slept"}),
+            Step(
+                id="C",
+                tool=sleep,
+                inputs={"seconds": "long"},
+                outputs={"c": "slept"},
+                depends_on=("B",),
+            ),
+            Step(id="D", tool=add_tool, depends_on=("A", "C")),
+        ],
+    )
+
+
+def six_leaves(kind: Kind) -> DAGFlow:
+    """Six independent 50 ms steps (``leaf0``..``leaf5``, writing ``s0``..``s5``) -> ``join``."""
+    sleep, add_tool = _sleepy(kind)
+    ids = tuple(f"leaf{i}" for i in range(SIX))
+    return DAGFlow(
+        f"six-leaves-{kind}",
+        [
+            *[
+                Step(id=leaf, tool=sleep, inputs={"seconds": "leaf"}, outputs={f"s{i}": "slept"})
+                for i, leaf in enumerate(ids)
+            ],
+            Step(id="join", tool=add_tool, inputs={"a": "s0", "c": f"s{SIX - 1}"}, depends_on=ids),
         ],
     )
 
 
 LINEAR_INPUTS: dict[str, Any] = {"n": 0}
 DAG_INPUTS: dict[str, Any] = {"seed": 0}
+SKEW_INPUTS: dict[str, Any] = {"long": SKEW_LONG_S, "short": SKEW_SHORT_S}
+SIX_INPUTS: dict[str, Any] = {"leaf": LEAF_S}
 
 
 def executor(max_concurrency: int) -> FlowExecutor:
     """An executor holding the benchmark tools."""
     return FlowExecutor(TOOLS, max_concurrency=max_concurrency)
+
+
+def concurrency_executor(max_concurrency: int = 8) -> FlowExecutor:
+    """An executor holding the concurrency benchmark tools (sync and async)."""
+    return FlowExecutor(CONCURRENCY_TOOLS, max_concurrency=max_concurrency)
 
 
 def check_linear(output: dict[str, Any], steps: int) -> None:
@@ -92,6 +227,18 @@ def check_dag(output: dict[str, Any], leaves: int = LEAVES) -> None:
     if output.get("total") != 3 or len(output) != leaves + 3:
         total = output.get("total")
         raise AssertionError(f"fan{leaves} returned {len(output)} keys, total={total}")
+
+
+def check_skewed(output: dict[str, Any]) -> None:
+    """Fail loudly if a skewed-DAG run did not compute what it should."""
+    if output.get("total") != 2 * SKEW_LONG_S:
+        raise AssertionError(f"skewed DAG returned {output!r}")
+
+
+def check_six(output: dict[str, Any]) -> None:
+    """Fail loudly if a six-leaves run did not compute what it should."""
+    if output.get("total") != 2 * LEAF_S or len(output) != SIX + 2:
+        raise AssertionError(f"six leaves returned {output!r}")
 
 
 def compile_cold(flow: Flow) -> CompiledFlow:

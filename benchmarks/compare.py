@@ -1,17 +1,22 @@
 """dagwright vs ChainWeaver vs the DESIGN.md targets: ``python benchmarks/compare.py``.
 
-Times the workloads of ``bench_core.py`` timeit-style: each workload is calibrated so
-one repeat lasts at least ``--min-time`` seconds, then repeated ``--repeat`` times; the
-table shows the median time per call. The garbage collector stays enabled (a run's
-allocations are part of its cost). ChainWeaver's column is filled when ``import
-chainweaver`` works (``pip install chainweaver==0.14.1``; not a project dependency).
+Times the workloads of ``bench_core.py`` and ``bench_dag_concurrency.py`` timeit-style:
+each workload is calibrated so one repeat lasts at least ``--min-time`` seconds, then
+repeated ``--repeat`` times; the table shows the median time per call. The garbage
+collector stays enabled (a run's allocations are part of its cost). ChainWeaver's column
+is filled when ``import chainweaver`` works (``pip install chainweaver==0.14.1``; not a
+project dependency).
 ``import dagwright`` is timed in fresh interpreters (median of ``--imports`` runs,
-bytecode already compiled, in a private ``PYTHONPYCACHEPREFIX``).
+bytecode already compiled, in a private ``PYTHONPYCACHEPREFIX``). The async lane is
+timed as ``loop.run_until_complete(executor.arun(...))`` on one event loop kept for the
+whole script (ChainWeaver's ``execute_flow_async`` likewise); ``--only`` picks the core
+or the concurrency workloads.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -33,6 +38,8 @@ if str(_ROOT) not in sys.path:
 
 import _chainweaver  # noqa: E402
 import _workloads as w  # noqa: E402
+
+from dagwright import ExecutionResult, Flow, FlowExecutor  # noqa: E402
 
 NOT_INSTALLED = "chainweaver not installed"
 
@@ -156,7 +163,7 @@ def _fmt(value: float | str | None, unit: str) -> str:
     if isinstance(value, str):
         return value
     if unit == "s":
-        return f"{value:.3f}"
+        return f"{value:.4f}"
     return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
@@ -350,6 +357,261 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
     return rows, ratios
 
 
+def _pick(
+    workload: str, key: tuple[str, str]
+) -> Callable[[_chainweaver.ChainWeaverConcurrency], Callable[[], Any]]:
+    """Picks ChainWeaver's ``workload`` callable for ``(lane, kind)``."""
+
+    def pick(c: _chainweaver.ChainWeaverConcurrency) -> Callable[[], Any]:
+        table: dict[tuple[str, str], Callable[[], Any]] = getattr(c, workload)
+        return table[key]
+
+    return pick
+
+
+def measure_concurrency(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+    """Time the concurrency workloads on both lanes; returns table rows and ratios.
+
+    The skewed DAG and the six leaves are makespans in seconds; the 1000 async leaves
+    and the async linear chain are microseconds per run.
+    """
+    us = 1e6
+    timing = {"min_time": args.min_time, "repeat": args.repeat}
+    cw = (
+        None
+        if args.no_chainweaver
+        else _chainweaver.load_concurrency(
+            long_s=w.SKEW_LONG_S,
+            short_s=w.SKEW_SHORT_S,
+            leaf_s=w.LEAF_S,
+            six=w.SIX,
+            leaves=w.LEAVES,
+        )
+    )
+    cw_missing = "skipped" if args.no_chainweaver else NOT_INSTALLED
+    loop = asyncio.new_event_loop()
+
+    def timed(
+        scale: float,
+        dagwright: dict[str, Callable[[], object]],
+        chainweaver: dict[str, Callable[[_chainweaver.ChainWeaverConcurrency], Callable[[], Any]]],
+    ) -> dict[str, Any]:
+        fns = dict(dagwright)
+        if cw is not None:
+            fns.update({name: pick(cw) for name, pick in chainweaver.items()})
+        times: dict[str, Any] = {name: t * scale for name, t in per_call(fns, **timing).items()}
+        for name in chainweaver:
+            times.setdefault(name, cw_missing)
+        return times
+
+    try:
+        with w.concurrency_executor(8) as default, w.concurrency_executor(1) as sequential:
+
+            def call(
+                executor: FlowExecutor,
+                lane: str,
+                flow: Flow,
+                inputs: dict[str, Any],
+                check: Callable[[dict[str, Any]], None],
+            ) -> Callable[[], object]:
+                """A zero-argument run of ``flow`` on ``lane``, checked once here."""
+                executor.compile(flow)
+                if lane == "sync":
+
+                    def run() -> ExecutionResult:
+                        return executor.run(flow, inputs)
+
+                else:
+
+                    def run() -> ExecutionResult:
+                        return loop.run_until_complete(executor.arun(flow, inputs))
+
+                result = run()
+                if not result.success:
+                    raise AssertionError(f"{flow.name} ({lane} lane) failed: {result.error}")
+                check(result.output)
+                return run
+
+            combos = [(lane, kind) for lane in w.KINDS for kind in w.KINDS]
+            print("timing the skewed DAG...", file=sys.stderr)
+            t = timed(
+                1.0,
+                {
+                    f"skew-{lane}-{kind}": call(
+                        default, lane, w.skewed_dag(kind), w.SKEW_INPUTS, w.check_skewed
+                    )
+                    for lane, kind in combos
+                },
+                {f"cw-skew-{lane}-{kind}": _pick("skewed", (lane, kind)) for lane, kind in combos},
+            )
+            print("timing six 50 ms leaves...", file=sys.stderr)
+            t |= timed(
+                1.0,
+                {
+                    f"six-{lane}-{kind}": call(
+                        default, lane, w.six_leaves(kind), w.SIX_INPUTS, w.check_six
+                    )
+                    for lane, kind in combos
+                },
+                {
+                    f"cw-six-{lane}-{kind}": _pick("six_leaves", (lane, kind))
+                    for lane, kind in combos
+                },
+            )
+            print("timing 1000 async leaves...", file=sys.stderr)
+            adag = w.fan_dag(w.LEAVES, "ainc")
+            t |= timed(
+                us,
+                {
+                    "adag-async-8": call(default, "async", adag, w.DAG_INPUTS, w.check_dag),
+                    "adag-async-1": call(sequential, "async", adag, w.DAG_INPUTS, w.check_dag),
+                    "adag-sync-8": call(default, "sync", adag, w.DAG_INPUTS, w.check_dag),
+                },
+                {
+                    "cw-adag-async-8": lambda c: c.async_dag["async", c.async_concurrency],
+                    "cw-adag-async-1": lambda c: c.async_dag["async", 1],
+                    "cw-adag-sync-8": lambda c: c.async_dag["sync", c.async_concurrency],
+                },
+            )
+            print("timing the async linear chain...", file=sys.stderr)
+            alin = w.linear(w.LINEAR_SHORT, "ainc")
+            lin = w.linear(w.LINEAR_SHORT)
+
+            def check5(output: dict[str, Any]) -> None:
+                w.check_linear(output, w.LINEAR_SHORT)
+
+            async def nothing() -> None:
+                return None
+
+            t |= timed(
+                us,
+                {
+                    "alin-async-1": call(sequential, "async", alin, w.LINEAR_INPUTS, check5),
+                    "alin-async-8": call(default, "async", alin, w.LINEAR_INPUTS, check5),
+                    "alin-sync-1": call(sequential, "sync", alin, w.LINEAR_INPUTS, check5),
+                    "lin-sync-1": call(sequential, "sync", lin, w.LINEAR_INPUTS, check5),
+                    "floor5": lambda: w.pydantic_floor(w.LINEAR_SHORT),
+                    "loop": lambda: loop.run_until_complete(nothing()),
+                },
+                {
+                    "cw-alin-async-1": lambda c: c.async_linear5["async", 1],
+                    "cw-alin-async-8": lambda c: c.async_linear5["async", c.async_concurrency],
+                    "cw-alin-sync-1": lambda c: c.async_linear5["sync", 1],
+                },
+            )
+    finally:
+        loop.close()
+        if cw is not None:
+            cw.close()
+
+    lane_names = {"sync": "run", "async": "arun"}
+    rows: list[Row] = []
+    conc = cw.async_concurrency if cw is not None else 8
+    for workload, label, target in (
+        ("skew", "skewed DAG makespan", w.TARGET_SKEW_S),
+        ("six", "six 50 ms leaves makespan", w.TARGET_SIX_S),
+    ):
+        for lane, kind in combos:
+            first = lane == kind == "sync"
+            rows.append(
+                Row(
+                    f"{label}, {lane_names[lane]}, {kind} tools",
+                    "s",
+                    t[f"{workload}-{lane}-{kind}"],
+                    t[f"cw-{workload}-{lane}-{kind}"],
+                    target,
+                    note=(
+                        "ChainWeaver: execute_flow for run (a DAG level runs sequentially), "
+                        f"execute_flow_async with max_step_concurrency={conc} for arun; both "
+                        "wait for a whole level before the next one starts"
+                    )
+                    if first and workload == "skew"
+                    else "",
+                )
+            )
+    rows += [
+        Row(
+            "1000 async leaves (root + leaves + join), arun, max_concurrency=8",
+            "us",
+            t["adag-async-8"],
+            t["cw-adag-async-8"],
+            w.TARGET_ASYNC_DAG_US,
+            note=f"ChainWeaver: execute_flow_async, max_step_concurrency={conc} / 1",
+        ),
+        Row(
+            "1000 async leaves, arun, max_concurrency=1",
+            "us",
+            t["adag-async-1"],
+            t["cw-adag-async-1"],
+            w.TARGET_ASYNC_DAG_US,
+        ),
+        Row(
+            "1000 async leaves, run, max_concurrency=8",
+            "us",
+            t["adag-sync-8"],
+            t["cw-adag-sync-8"],
+            note="dagwright: async tools on the run's private loop thread; ChainWeaver: "
+            "execute_flow, asyncio.run per call",
+        ),
+        Row(
+            "async linear5 (5 async steps), arun, max_concurrency=1",
+            "us",
+            t["alin-async-1"],
+            t["cw-alin-async-1"],
+            w.TARGET_ASYNC_LINEAR5_US,
+            note="ChainWeaver: execute_flow_async, max_step_concurrency=1 / "
+            f"{conc}; run: execute_flow",
+        ),
+        Row(
+            "async linear5, arun, max_concurrency=8",
+            "us",
+            t["alin-async-8"],
+            t["cw-alin-async-8"],
+            w.TARGET_ASYNC_LINEAR5_US,
+        ),
+        Row("async linear5, run, max_concurrency=1", "us", t["alin-sync-1"], t["cw-alin-sync-1"]),
+        Row("linear5 (sync tools), run, max_concurrency=1", "us", t["lin-sync-1"], None),
+        Row("pydantic floor, 5 steps", "us", t["floor5"], None),
+        Row(
+            "run_until_complete(no-op coroutine)",
+            "us",
+            t["loop"],
+            None,
+            note="the event loop's own round trip, included in every arun time",
+        ),
+    ]
+    step_floor = t["floor5"] / w.LINEAR_SHORT
+    allowed_dag = w.TARGET_ASYNC_DAG_US / (w.LEAVES + 2) / w.REFERENCE_FLOOR_STEP_US
+    ratios = [
+        "skewed DAG makespan / critical path: dagwright "
+        + ", ".join(
+            f"{lane_names[lane]}+{kind} x{t[f'skew-{lane}-{kind}'] / w.SKEW_CRITICAL_PATH_S:.3f}"
+            for lane, kind in combos
+        )
+        + " (target x1.05)",
+        f"async linear5 (arun, max_concurrency=1) / pydantic floor: "
+        f"x{t['alin-async-1'] / t['floor5']:.1f}; "
+        f"the target allows x{w.TARGET_ASYNC_LINEAR5_US / w.REFERENCE_FLOOR5_US:.1f} "
+        "of the reference machine's floor",
+        "1000 async leaves, per step / pydantic floor per step (floor5 / 5): arun "
+        + ", ".join(
+            f"max_concurrency={c} x{t[f'adag-async-{c}'] / (w.LEAVES + 2) / step_floor:.1f}"
+            for c in (8, 1)
+        )
+        + f"; the target allows x{allowed_dag:.1f} of the reference machine's floor",
+    ]
+    if cw is not None:
+        ratios.append(
+            "skewed DAG makespan / critical path: ChainWeaver "
+            + ", ".join(
+                f"{lane_names[lane]}+{kind} "
+                f"x{t[f'cw-skew-{lane}-{kind}'] / w.SKEW_CRITICAL_PATH_S:.2f}"
+                for lane, kind in combos
+            )
+        )
+    return rows, ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, time everything, print the table (and JSON with ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -363,9 +625,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
+    parser.add_argument(
+        "--only",
+        choices=("all", "core", "concurrency"),
+        default="all",
+        help="core: bench_core.py workloads and imports; concurrency: bench_dag_concurrency.py",
+    )
     args = parser.parse_args(argv)
 
-    rows, ratios = measure(args)
+    rows: list[Row] = []
+    ratios: list[str] = []
+    concurrency_ratios: list[str] = []
+    if args.only in ("all", "core"):
+        rows, ratios = measure(args)
+    if args.only in ("all", "concurrency"):
+        more_rows, concurrency_ratios = measure_concurrency(args)
+        rows += more_rows
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"dagwright vs ChainWeaver: Python {platform.python_version()}, "
@@ -380,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
             f"linear5 x{w.TARGET_LINEAR5_US / w.REFERENCE_FLOOR5_US:.1f}, "
             f"per step x{w.TARGET_PER_STEP_US / w.REFERENCE_FLOOR_STEP_US:.1f}"
         )
+    if concurrency_ratios:
+        print("\n" + "\n".join(concurrency_ratios))
     if args.json is not None:
         args.json.write_text(
             json.dumps([{**r.__dict__, "status": r.status()} for r in rows], indent=2) + "\n"

@@ -19,7 +19,13 @@ if str(_ROOT) not in sys.path:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
-    """Collect ``bench_*.py`` files as test modules."""
+    """Collect ``bench_*.py`` files as test modules.
+
+    A file named on the command line is collected by pytest itself already; collecting
+    it here too would run every benchmark twice.
+    """
+    if parent.session.isinitpath(file_path):
+        return None
     if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
         module: pytest.Module = pytest.Module.from_parent(parent, path=file_path)
         return module

@@ -7,12 +7,17 @@ constant cost per Python call, so it overstates small pure-Python functions agai
 code (pydantic-core); read the shares as a ranking, and the absolute times of
 ``compare.py`` as the truth.
 
-Workloads: ``linear5``, ``linear100``, ``dag1000-c1``, ``dag1000-c8``, ``compile-cold``.
+Workloads: ``linear5``, ``linear100``, ``dag1000-c1``, ``dag1000-c8``, ``compile-cold``;
+on the async lane (``loop.run_until_complete(executor.arun(...))`` on one event loop,
+with the async tool ``ainc``): ``alinear5-c1``, ``alinear5-c8``, ``adag1000-c1``,
+``adag1000-c8``. Only the calling thread is profiled: calls that a run sends to the
+worker pool or to a private loop thread do not show.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import pstats
 import sys
@@ -28,10 +33,31 @@ import _workloads as w  # noqa: E402
 
 from dagwright import FlowExecutor  # noqa: E402
 
-WORKLOADS = ("linear5", "linear100", "dag1000-c1", "dag1000-c8", "compile-cold")
+WORKLOADS = (
+    "linear5",
+    "linear100",
+    "dag1000-c1",
+    "dag1000-c8",
+    "compile-cold",
+    "alinear5-c1",
+    "alinear5-c8",
+    "adag1000-c1",
+    "adag1000-c8",
+)
 
 
-def _workload(name: str, executor: FlowExecutor, runs: int) -> Callable[[], object]:
+def _workload(
+    name: str, executor: FlowExecutor, runs: int, loop: asyncio.AbstractEventLoop
+) -> Callable[[], object]:
+    if name.startswith("a"):
+        if name.startswith("alinear5"):
+            flow = w.linear(w.LINEAR_SHORT, "ainc")
+            inputs = w.LINEAR_INPUTS
+        else:
+            flow = w.fan_dag(w.LEAVES, "ainc")
+            inputs = w.DAG_INPUTS
+        executor.compile(flow)
+        return lambda: loop.run_until_complete(executor.arun(flow, inputs))
     if name.startswith("linear"):
         flow = w.linear(int(name.removeprefix("linear")))
         executor.compile(flow)
@@ -51,6 +77,8 @@ def _package(filename: str) -> str:
         return "builtins / C extensions"
     path = Path(filename)
     parts = path.parts
+    if "asyncio" in parts:
+        return "asyncio"
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1].split(".")[0]
     if "dagwright" in parts:
@@ -70,15 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     concurrency = 8 if args.workload.endswith("c8") else 1
-    runs = args.runs or {"linear5": 2000, "linear100": 100}.get(args.workload, 10)
-    with w.executor(max_concurrency=concurrency) as executor:
-        call = _workload(args.workload, executor, runs)
+    runs = args.runs or {"linear5": 2000, "linear100": 100}.get(
+        args.workload.removesuffix("-c1").removesuffix("-c8").removeprefix("a"), 10
+    )
+    loop = asyncio.new_event_loop()
+    with w.concurrency_executor(max_concurrency=concurrency) as executor:
+        call = _workload(args.workload, executor, runs, loop)
         call()
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(runs):
             call()
         profiler.disable()
+    loop.close()
 
     stats = pstats.Stats(profiler)
     raw = stats.stats  # type: ignore[attr-defined]
