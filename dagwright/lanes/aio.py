@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -83,6 +84,10 @@ async def drive_async(
     drives it cancels every call in flight and halts the run.
     """
     running: dict[asyncio.Task[Outcome], tuple[Unit, float]] = {}
+    # Tasks report themselves done here and wake the driver: cheaper than asyncio.wait,
+    # which re-registers a callback on every task in flight at each wait.
+    ended = _Ended()
+    loop = asyncio.get_running_loop()
     try:
         while not machine.finished:
             if save is not None:  # durable before the slots it freed are reused
@@ -99,16 +104,19 @@ async def drive_async(
                     report(machine, unit, *(await execute_async(tool, unit, pool)))
                     continue
             for unit in units:
-                task = asyncio.ensure_future(execute_async(tools[unit.tool], unit, pool))
+                task = loop.create_task(execute_async(tools[unit.tool], unit, pool))
+                task.add_done_callback(ended.add)
                 running[task] = (unit, time.time())
             if not running:
                 if machine.finished:
                     break
                 raise RuntimeError("dagwright internal error: nothing runs and the run is not over")
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                unit, _dispatched = running.pop(task)
-                report(machine, unit, *task.result())
+            await ended.wait(loop)
+            while ended.tasks:
+                task = ended.tasks.popleft()
+                entry = running.pop(task, None)
+                if entry is not None:  # else: cancelled, and already recorded as such
+                    report(machine, entry[0], *task.result())
             if machine.halting and running:
                 _cancel_halted(machine, running)
         if observer is not None:
@@ -120,6 +128,31 @@ async def drive_async(
             machine.stop()
             for task in running:
                 task.cancel()
+
+
+class _Ended:
+    """Tasks that finished since the driver last looked, and the driver's wake-up call."""
+
+    __slots__ = ("tasks", "waiter")
+
+    def __init__(self) -> None:
+        self.tasks: deque[asyncio.Task[Outcome]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def add(self, task: asyncio.Task[Outcome]) -> None:
+        self.tasks.append(task)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Return once at least one task has ended."""
+        if not self.tasks:
+            self.waiter = loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
 
 
 def _cancel_halted(
