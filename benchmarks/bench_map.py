@@ -33,11 +33,11 @@ other scripts (``compare.py``) can import them.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pytest
+from _workloads import LEAF_S, SIX, anap, nap
 from pydantic import BaseModel
 from pytest_benchmark.fixture import BenchmarkFixture
 
@@ -45,15 +45,12 @@ from dagwright import ExecutionResult, Flow, FlowExecutor, MapStep, Tool, tool
 
 ITEMS = 1000
 MAP_CONCURRENCY = 8
-SIX = 6
-LEAF_S = 0.05
 TEN = 10
 TEN_ITEM_S = 0.02
 
 # Targets (microseconds per item for map1000, seconds of makespan for the sleepy maps).
 TARGET_MAP_SYNC_US_PER_ITEM = 10.0
 TARGET_MAP_ASYNC_US_PER_ITEM = 20.0
-TARGET_SIX_S = 0.055
 # ChainWeaver 0.14.1, contrib ``map_list`` over 10 x 20 ms items (one at a time).
 CHAINWEAVER_TEN_S = 0.205
 # Ten items at the default map concurrency of 8: two waves.
@@ -82,28 +79,8 @@ async def echo_value_async(x: int) -> Echo:
     return Echo(value=x)
 
 
-class Slept(BaseModel):
-    """What a sleeping tool returns: how long it slept."""
-
-    slept: float
-
-
-def sleep_for(seconds: float) -> Slept:
-    """Block the calling thread for ``seconds``."""
-    time.sleep(seconds)
-    return Slept(slept=seconds)
-
-
-async def sleep_for_async(seconds: float) -> Slept:
-    """Suspend for ``seconds`` (``asyncio.sleep``)."""
-    await asyncio.sleep(seconds)
-    return Slept(slept=seconds)
-
-
 echo: Tool = tool(name="echo")(echo_value)
 aecho: Tool = tool(name="aecho")(echo_value_async)
-nap: Tool = tool(name="nap")(sleep_for)
-anap: Tool = tool(name="anap")(sleep_for_async)
 MAP_TOOLS: tuple[Tool, ...] = (echo, aecho, nap, anap)
 
 

@@ -29,7 +29,7 @@ from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.errors import StepTimeoutError
 from dagwright.events import Event
-from dagwright.lanes.calls import Outcome, call_async, call_sync, report
+from dagwright.lanes.calls import Outcome, call_async, call_sync, next_round, report
 from dagwright.lanes.observe import Observer
 from dagwright.lanes.pool import WorkerPool
 from dagwright.tools import Tool
@@ -90,14 +90,10 @@ async def drive_async(
     loop = asyncio.get_running_loop()
     try:
         while not machine.finished:
-            if save is not None:  # durable before the slots it freed are reused
-                save(machine)
-            units = machine.take(limit - len(running))
-            if observer is not None:
-                observer.collect(machine)
-                for event in observer.take_pending():
-                    yield event
-            if len(units) == 1 and not running and (limit == 1 or not machine.queue):
+            units, inline, events = next_round(machine, limit, len(running), save, observer)
+            for event in events:
+                yield event
+            if inline:
                 unit = units[0]
                 tool = tools[unit.tool]
                 if tool.is_async:

@@ -18,8 +18,12 @@ from dagwright.results import ErrorInfo
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dagwright._execution.scheduler import RunMachine
     from dagwright._execution.trackers import Unit
+    from dagwright.events import Event
+    from dagwright.lanes.observe import Observer
 
 Outcome: TypeAlias = tuple[dict[str, Any] | None, BaseException | None, float, float]
 """What one call gave: outputs or the exception, and its wall-clock start and end."""
@@ -127,3 +131,27 @@ def report(
     else:
         info, names = describe_failure(exc)
         machine.fail(unit, info, names, started, ended)
+
+
+def next_round(
+    machine: RunMachine,
+    limit: int,
+    in_flight: int,
+    save: Callable[[RunMachine], None] | None,
+    observer: Observer | None,
+) -> tuple[list[Unit], bool, list[Event]]:
+    """One turn of a lane's loop, before it runs anything: the same in both lanes.
+
+    Writes the journal entries the machine produced (durable before the slots they freed
+    are reused), takes the units to start now, and collects the events so far. Returns
+    the units, whether the single unit may run inline (the run is sequential, or it is
+    the only call to make and nothing is in flight), and the events to stream.
+    """
+    if save is not None:
+        save(machine)
+    units = machine.take(limit - in_flight)
+    inline = len(units) == 1 and not in_flight and (limit == 1 or not machine.queue)
+    if observer is None:
+        return units, inline, []
+    observer.collect(machine)
+    return units, inline, observer.take_pending()

@@ -30,7 +30,7 @@ from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.errors import StepTimeoutError
 from dagwright.events import Event
-from dagwright.lanes.calls import Outcome, describe_failure, execute, report
+from dagwright.lanes.calls import Outcome, describe_failure, execute, next_round, report
 from dagwright.lanes.observe import Observer
 from dagwright.lanes.pool import WorkerPool
 from dagwright.tools import Tool
@@ -118,14 +118,9 @@ def drive_sync(
     token = 0
     try:
         while not machine.finished:
-            if save is not None:  # durable before the slots it freed are reused
-                save(machine)
-            units = machine.take(limit - len(running))
-            if observer is not None:
-                observer.collect(machine)
-                yield from observer.take_pending()
-            # Inline when the run is sequential, or when this is the only call to make.
-            if len(units) == 1 and not running and (limit == 1 or not machine.queue):
+            units, inline, events = next_round(machine, limit, len(running), save, observer)
+            yield from events
+            if inline:
                 unit = units[0]
                 tool = tools[unit.tool]
                 if tool.is_async:
