@@ -518,3 +518,18 @@ def test_sqlite_store_is_versioned_and_closes(tmp_path: Path) -> None:
 
     with pytest.raises(CheckpointError, match="schema version 99"):
         SQLiteCheckpointer(path)
+
+
+def test_a_sub_flow_step_resumes_inside_without_rerunning_its_done_steps(
+    setting: tuple[str, int], store: Callable[[], Checkpointer]
+) -> None:
+    registry = FlowRegistry()
+    registry.register(Flow("pair", [Step(tool="first"), Step(tool="second")]))
+    flow = Flow("outer", [Step(flow="pair", inputs={"x": "x"})])
+    expected = uninterrupted(flow, {"x": 5}, registry)
+    # the first inner step's entry is written, then the process dies
+    journal, resumed = crash_then_resume(setting, store, flow, {"x": 5}, 1, registry)
+    assert [(e["kind"], e["path"], e["step"]) for e in journal] == [("step", ["pair"], "first")]
+    assert LEDGER.calls == [("second", 105)]
+    assert resumed.success and resumed.digest == expected.digest
+    assert [c.step_id for c in resumed.step("pair").children] == ["first", "second"]
