@@ -400,8 +400,11 @@ class FlowExecutor:
 
     def _prepare_inputs(self, compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
         plan = compiled.plan
-        if inputs is None:
-            given: Mapping[str, Any] = {}
+        given: Mapping[str, Any]
+        if type(inputs) is dict:  # the common case, before the slower ABC checks
+            given = inputs
+        elif inputs is None:
+            given = {}
         elif isinstance(inputs, BaseModel):
             given = inputs.model_dump(mode="json")
         elif isinstance(inputs, Mapping):
