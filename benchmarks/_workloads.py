@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from pytest_benchmark.fixture import BenchmarkFixture
 
-from dagwright import DAGFlow, Flow, FlowExecutor, Step, Tool, tool
+from dagwright import DAGFlow, ExecutionResult, Flow, FlowExecutor, Step, Tool, tool
 from dagwright.compiler import CompiledFlow, clear_cache, compile_flow
 
 LINEAR_SHORT = 5
@@ -262,3 +264,31 @@ def pydantic_floor(steps: int) -> dict[str, Any]:
         validated = _INC_INPUT.model_validate({"n": context["n"]})
         context.update(add_one(validated.n).model_dump(mode="json"))  # type: ignore[attr-defined]
     return context
+
+
+Runner = Callable[[Flow, dict[str, Any]], ExecutionResult]
+"""Runs a flow once on one lane and returns its result."""
+
+SLEEPY_ROUNDS = 5
+"""Rounds of the benchmarks whose tools sleep: each round lasts tens of milliseconds."""
+
+
+def runner(executor: FlowExecutor, lane: str, loop: asyncio.AbstractEventLoop) -> Runner:
+    """A callable running a flow once on ``lane`` (the async lane on ``loop``)."""
+    if lane == "sync":
+        return executor.run
+
+    def arun(flow: Flow, inputs: dict[str, Any]) -> ExecutionResult:
+        return loop.run_until_complete(executor.arun(flow, inputs))
+
+    return arun
+
+
+def run_slowly(
+    benchmark: BenchmarkFixture, run: Runner, flow: Flow, inputs: dict[str, Any]
+) -> ExecutionResult:
+    """Time a run whose tools sleep: a few rounds of one call, not a calibrated loop."""
+    result: ExecutionResult = benchmark.pedantic(  # type: ignore[no-untyped-call]
+        run, args=(flow, inputs), rounds=SLEEPY_ROUNDS, iterations=1, warmup_rounds=1
+    )
+    return result

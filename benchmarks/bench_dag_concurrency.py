@@ -26,32 +26,21 @@ its whole makespan).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import _workloads as w
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from dagwright import ExecutionResult, Flow, FlowExecutor
+from dagwright import Flow, FlowExecutor
 
 LANES = ("sync", "async")
-SLEEPY_ROUNDS = 5
 
 # Test ids: test_skewed_dag[arun-sync_tools] is the async lane running sync tools.
 _LANE_IDS = {"sync": "run", "async": "arun"}
 lanes = pytest.mark.parametrize("lane", LANES, ids=_LANE_IDS.__getitem__)
 tool_kinds = pytest.mark.parametrize("tools", w.KINDS, ids=lambda kind: f"{kind}_tools")
-
-Runner = Callable[[Flow, dict[str, Any]], ExecutionResult]
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """One event loop for every async-lane run of this module."""
-    event_loop = asyncio.new_event_loop()
-    yield event_loop
-    event_loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,21 +58,9 @@ def sequential() -> Iterator[FlowExecutor]:
         yield executor
 
 
-def runner(executor: FlowExecutor, lane: str, loop: asyncio.AbstractEventLoop) -> Runner:
-    """A callable running a flow once on ``lane`` (the async lane on ``loop``)."""
-    if lane == "sync":
-        return executor.run
-
-    def arun(flow: Flow, inputs: dict[str, Any]) -> ExecutionResult:
-        return loop.run_until_complete(executor.arun(flow, inputs))
-
-    return arun
-
-
-def _sleepy(benchmark: BenchmarkFixture, run: Runner, flow: Flow, inputs: dict[str, Any]) -> Any:
-    result: ExecutionResult = benchmark.pedantic(  # type: ignore[no-untyped-call]
-        run, args=(flow, inputs), rounds=SLEEPY_ROUNDS, iterations=1, warmup_rounds=1
-    )
+def _sleepy(benchmark: BenchmarkFixture, run: w.Runner, flow: Flow, inputs: dict[str, Any]) -> Any:
+    """Time a sleeping run (a few rounds) and return its output, checking it succeeded."""
+    result = w.run_slowly(benchmark, run, flow, inputs)
     assert result.success, result.error
     return result.output
 
@@ -101,7 +78,7 @@ def test_skewed_dag(
     """A 0.2 s | 0.01 s -> 0.2 s, then a join: makespan <= 0.2205 s (critical path 0.21 s)."""
     flow = w.skewed_dag(tools)
     default.compile(flow)
-    w.check_skewed(_sleepy(benchmark, runner(default, lane, loop), flow, w.SKEW_INPUTS))
+    w.check_skewed(_sleepy(benchmark, w.runner(default, lane, loop), flow, w.SKEW_INPUTS))
 
 
 @pytest.mark.benchmark(group="six-leaves")
@@ -117,7 +94,7 @@ def test_six_leaves(
     """Six independent 50 ms steps and a join, max_concurrency=8: <= 0.055 s."""
     flow = w.six_leaves(tools)
     default.compile(flow)
-    w.check_six(_sleepy(benchmark, runner(default, lane, loop), flow, w.SIX_INPUTS))
+    w.check_six(_sleepy(benchmark, w.runner(default, lane, loop), flow, w.SIX_INPUTS))
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +118,7 @@ def test_async_dag1000(
     """Root + 1000 trivial async leaves + join: async lane <= 10 ms (sync lane: reference)."""
     executor = default if concurrency == 8 else sequential
     executor.compile(async_dag)
-    result = benchmark(runner(executor, lane, loop), async_dag, w.DAG_INPUTS)
+    result = benchmark(w.runner(executor, lane, loop), async_dag, w.DAG_INPUTS)
     assert result.success, result.error
     w.check_dag(result.output)
 
@@ -161,6 +138,6 @@ def test_async_linear5(
     executor = default if concurrency == 8 else sequential
     flow = w.linear(w.LINEAR_SHORT, "ainc")
     executor.compile(flow)
-    result = benchmark(runner(executor, lane, loop), flow, w.LINEAR_INPUTS)
+    result = benchmark(w.runner(executor, lane, loop), flow, w.LINEAR_INPUTS)
     assert result.success, result.error
     w.check_linear(result.output, w.LINEAR_SHORT)

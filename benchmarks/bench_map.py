@@ -33,11 +33,11 @@ other scripts (``compare.py``) can import them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytest
-from _workloads import LEAF_S, SIX, anap, nap
+from _workloads import LEAF_S, SIX, anap, nap, run_slowly, runner
 from pydantic import BaseModel
 from pytest_benchmark.fixture import BenchmarkFixture
 
@@ -60,7 +60,6 @@ Lane = Literal["sync", "async"]
 Kind = Literal["sync", "async"]
 LANES: tuple[Lane, ...] = ("sync", "async")
 KINDS: tuple[Kind, ...] = ("sync", "async")
-SLEEPY_ROUNDS = 5
 
 
 class Echo(BaseModel):
@@ -128,16 +127,6 @@ def check_map(result: ExecutionResult, expected: list[dict[str, Any]]) -> None:
 
 MAP1000_EXPECTED = [{"value": i} for i in range(ITEMS)]
 
-Runner = Callable[[Flow, dict[str, Any]], ExecutionResult]
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """One event loop for every async-lane run of this module."""
-    event_loop = asyncio.new_event_loop()
-    yield event_loop
-    event_loop.close()
-
 
 @pytest.fixture(scope="module")
 def default() -> Iterator[FlowExecutor]:
@@ -152,17 +141,6 @@ def sequential() -> Iterator[FlowExecutor]:
     """An executor with ``max_concurrency=1``: every instance inline, one at a time."""
     with FlowExecutor(MAP_TOOLS, max_concurrency=1) as executor:
         yield executor
-
-
-def runner(executor: FlowExecutor, lane: Lane, loop: asyncio.AbstractEventLoop) -> Runner:
-    """A callable running a flow once on ``lane`` (the async lane on ``loop``)."""
-    if lane == "sync":
-        return executor.run
-
-    def arun(flow: Flow, inputs: dict[str, Any]) -> ExecutionResult:
-        return loop.run_until_complete(executor.arun(flow, inputs))
-
-    return arun
 
 
 # (lane, tool kind, executor max_concurrency); the map's own bound is 8 in every case.
@@ -210,15 +188,6 @@ def test_map1000_floor(benchmark: BenchmarkFixture) -> None:
     assert benchmark(pydantic_floor, MAP1000_INPUTS["xs"]) == MAP1000_EXPECTED
 
 
-def _sleepy(
-    benchmark: BenchmarkFixture, run: Runner, flow: Flow, inputs: dict[str, Any]
-) -> ExecutionResult:
-    result: ExecutionResult = benchmark.pedantic(  # type: ignore[no-untyped-call]
-        run, args=(flow, inputs), rounds=SLEEPY_ROUNDS, iterations=1, warmup_rounds=1
-    )
-    return result
-
-
 @pytest.mark.benchmark(group="map-six")
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("lane", LANES)
@@ -232,7 +201,7 @@ def test_map_six(
     """Six 50 ms items, map max_concurrency=6: makespan <= 0.055 s."""
     flow = sleepy_flow(kind, SIX)
     default.compile(flow)
-    result = _sleepy(benchmark, runner(default, lane, loop), flow, SIX_INPUTS)
+    result = run_slowly(benchmark, runner(default, lane, loop), flow, SIX_INPUTS)
     check_map(result, [{"slept": LEAF_S}] * SIX)
 
 
@@ -249,5 +218,5 @@ def test_map_ten(
     """Ten 20 ms items, default concurrency 8: ideal 0.040 s (ChainWeaver: 0.205 s)."""
     flow = sleepy_flow(kind, MAP_CONCURRENCY)
     default.compile(flow)
-    result = _sleepy(benchmark, runner(default, lane, loop), flow, TEN_INPUTS)
+    result = run_slowly(benchmark, runner(default, lane, loop), flow, TEN_INPUTS)
     check_map(result, [{"slept": TEN_ITEM_S}] * TEN)

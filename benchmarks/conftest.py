@@ -8,7 +8,9 @@ import the working tree's ``dagwright`` even when it is not installed.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
         module: pytest.Module = pytest.Module.from_parent(parent, path=file_path)
         return module
     return None
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for every async-lane run of a benchmark module."""
+    event_loop = asyncio.new_event_loop()
+    yield event_loop
+    event_loop.close()
