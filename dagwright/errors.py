@@ -140,9 +140,68 @@ class CheckpointMismatchError(DagwrightError):
 
 
 class CheckpointError(DagwrightError):
-    """A checkpointer could not read or write its store (I/O, corrupt data)."""
+    """A checkpointer could not read or write its store (I/O, corrupt data).
+
+    ``path`` is the store's file (``None`` for a store with no file) and ``run_id`` the
+    run concerned, when there is one.
+    """
 
     code = "DW-E011"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.run_id = run_id
+
+
+class RunLockedError(CheckpointError):
+    """Another live owner holds the run's lease (``owner`` describes it), or this process
+    lost the lease it held: the run is not touched."""
+
+    code = "DW-E012"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: str | None = None,
+        run_id: str | None = None,
+        owner: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, path=path, run_id=run_id)
+        self.owner = owner
+
+
+class RunExistsError(CheckpointError, ValueError):
+    """A run was started with a ``run_id`` the store already holds."""
+
+    code = "DW-E013"
+
+
+class CheckpointBusyError(CheckpointError):
+    """The store stayed locked by another connection past ``busy_timeout_s``."""
+
+    code = "DW-E014"
+
+
+class CheckpointCorruptError(CheckpointError):
+    """The file is not a dagwright store, or a stored row cannot be read back."""
+
+    code = "DW-E015"
+
+
+class ExecutorClosedError(DagwrightError, RuntimeError):
+    """A ``FlowExecutor`` was used after ``close()``."""
+
+    code = "DW-E016"
 
 
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
@@ -208,6 +267,11 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     CheckpointNotFoundError,
     CheckpointMismatchError,
     CheckpointError,
+    RunLockedError,
+    RunExistsError,
+    CheckpointBusyError,
+    CheckpointCorruptError,
+    ExecutorClosedError,
     StepError,
     ToolExecutionError,
     ToolInputError,

@@ -6,8 +6,18 @@ record) as the embedded durable default. Give one to ``FlowExecutor(checkpointer
 recorded. See ``docs/concepts/checkpoints.md``.
 """
 
+from dagwright.checkpoint.lease import Lease, Owner
 from dagwright.checkpoint.memory import InMemoryCheckpointer
-from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
+from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunList, RunStatus
 from dagwright.checkpoint.sqlite import SQLiteCheckpointer
 
-__all__ = ["Checkpointer", "InMemoryCheckpointer", "RunHeader", "RunStatus", "SQLiteCheckpointer"]
+__all__ = [
+    "Checkpointer",
+    "InMemoryCheckpointer",
+    "Lease",
+    "Owner",
+    "RunHeader",
+    "RunList",
+    "RunStatus",
+    "SQLiteCheckpointer",
+]

@@ -8,6 +8,12 @@ no pickle, anywhere.
 
 A run costs one small entry per completed step and per completed map instance, so
 checkpointing a run of n steps costs O(n), never a snapshot of the whole context.
+
+One owner per run: ``begin`` and ``acquire`` take the run's lease (see
+:mod:`dagwright.checkpoint.lease`), ``renew`` extends it, and ``append`` and ``finish``
+are refused with ``RunLockedError`` unless the caller still holds it. No sequence number
+or other per-run state may be cached between calls: several checkpointer instances, in
+one process or many, share one store.
 """
 
 from __future__ import annotations
@@ -16,7 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
-RunStatus = Literal["running", "succeeded", "failed"]
+from dagwright.checkpoint.lease import Lease, Owner
+
+RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+"""``interrupted``: a ``KeyboardInterrupt``/``SystemExit`` (or a stream left early)
+stopped the run; it can be resumed like a crashed one."""
+
+RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "interrupted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,39 +68,78 @@ class RunHeader:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunHeader:
-        """The inverse of :meth:`to_dict`."""
-        return cls(
-            data["run_id"],
-            data["flow_name"],
-            data["flow_version"],
-            data["flow_digest"],
-            data["inputs"],
-            data["status"],
-            data["started_at"],
-            data["updated_at"],
-        )
+        """The inverse of :meth:`to_dict`; ``ValueError`` when ``data`` is not a header."""
+        try:
+            header = cls(
+                data["run_id"],
+                data["flow_name"],
+                data["flow_version"],
+                data["flow_digest"],
+                data["inputs"],
+                data["status"],
+                float(data["started_at"]),
+                float(data["updated_at"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a run header: {exc!r}") from None
+        texts = (header.run_id, header.flow_name, header.flow_version, header.flow_digest)
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("not a run header: ids, names and digests must be strings")
+        if not isinstance(header.inputs, Mapping):
+            raise ValueError("not a run header: inputs must be an object")
+        if header.status not in RUN_STATUSES:
+            raise ValueError(f"not a run header: unknown status {header.status!r}")
+        return header
 
 
 @runtime_checkable
 class Checkpointer(Protocol):
-    """Stores run headers and append-only journals. Implementations must be safe to
-    share between threads (one executor serves many runs at once)."""
+    """Stores run headers, leases and append-only journals. Implementations must be safe
+    to share between threads (one executor serves many runs at once).
 
-    def begin(self, header: RunHeader) -> None:
-        """Create a run; raise ``ValueError`` if ``header.run_id`` already exists."""
+    Every error is a :class:`~dagwright.errors.CheckpointError` (or a subclass) naming
+    the store and the run, never a raw driver error.
+    """
 
-    def reopen(self, run_id: str, at: float) -> RunHeader:
-        """Mark an existing run as running again (for resume) and return its header.
+    lease_s: float
+    """How long a lease lasts without renewal, in seconds."""
 
-        Raises :class:`~dagwright.errors.CheckpointNotFoundError` for an unknown run.
+    def begin(self, header: RunHeader, owner: Owner) -> None:
+        """Create a run, leased to ``owner``, in one atomic write.
+
+        Raises :class:`~dagwright.errors.RunExistsError` if ``header.run_id`` exists.
         """
 
-    def append(self, run_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
-        """Append journal entries, in order; each becomes durable atomically (or, when
-        the checkpointer batches, with the batch it belongs to)."""
+    def acquire(self, run_id: str, owner: Owner, at: float) -> RunHeader:
+        """Lease an existing run to ``owner``, mark it running, and return its header.
 
-    def finish(self, run_id: str, status: RunStatus, at: float) -> None:
-        """Make everything appended durable and record the run's final ``status``."""
+        The lease is taken over when it is free or gone (see
+        :func:`~dagwright.checkpoint.lease.is_gone`); a live owner's lease raises
+        :class:`~dagwright.errors.RunLockedError`. Check and write are one atomic step,
+        so of two callers racing for a run exactly one wins. Raises
+        :class:`~dagwright.errors.CheckpointNotFoundError` for an unknown run.
+        """
+
+    def renew(self, run_id: str, owner: Owner, at: float) -> bool:
+        """Extend ``owner``'s lease to ``at + lease_s``; ``False`` if it no longer holds it."""
+
+    def append(self, run_id: str, entries: Sequence[Mapping[str, Any]], owner: Owner) -> None:
+        """Append journal entries, in order; each becomes durable atomically (or, when
+        the checkpointer batches, with the batch it belongs to).
+
+        Raises :class:`~dagwright.errors.RunLockedError` (nothing written) when
+        ``owner`` does not hold the run's lease.
+        """
+
+    def finish(self, run_id: str, status: RunStatus, at: float, owner: Owner) -> None:
+        """Make everything appended durable, record ``status`` and release the lease.
+
+        Raises :class:`~dagwright.errors.RunLockedError` (nothing written) when
+        ``owner`` does not hold the run's lease.
+        """
+
+    def lease(self, run_id: str) -> Lease | None:
+        """The run's current lease, or ``None`` when nobody holds it."""
 
     def load(self, run_id: str) -> tuple[RunHeader, list[dict[str, Any]]]:
         """The run's header and journal, in append order.
@@ -96,11 +147,24 @@ class Checkpointer(Protocol):
         Raises :class:`~dagwright.errors.CheckpointNotFoundError` for an unknown run.
         """
 
-    def runs(self, flow_name: str | None = None) -> list[RunHeader]:
-        """Headers of the stored runs (of one flow, if given), oldest first."""
+    def header(self, run_id: str) -> RunHeader:
+        """The run's header alone (``CheckpointNotFoundError`` for an unknown run)."""
+
+    def runs(self, flow_name: str | None = None) -> RunList:
+        """Headers of the stored runs (of one flow, if given), oldest first; rows that
+        cannot be read are left out and reported in ``RunList.unreadable``."""
 
     def delete(self, run_id: str) -> None:
         """Forget a run (no error if it is unknown)."""
 
     def close(self) -> None:
         """Release resources (connections); the checkpointer is unusable afterwards."""
+
+
+class RunList(list[RunHeader]):
+    """Run headers, plus the errors of the stored runs that could not be read."""
+
+    def __init__(self, headers: Sequence[RunHeader] = (), unreadable: Sequence[Any] = ()) -> None:
+        super().__init__(headers)
+        self.unreadable: tuple[Any, ...] = tuple(unreadable)
+        """One :class:`~dagwright.errors.CheckpointCorruptError` per unreadable run."""
