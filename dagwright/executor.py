@@ -1,13 +1,24 @@
 """FlowExecutor: the public facade over the lanes.
 
-The executor holds what runs share: the tools, the flow registry, compiled plans and
-the bounded thread pool. Nothing run-scoped lives on it, so one executor can serve many
-runs at once from many threads. Each run gets its own :class:`RunMachine` (the pure
-core) and a lane drives it.
+The executor holds what runs share: the tools, the flow registry, compiled plans, the
+bounded thread pool and the heartbeat that renews run leases. Nothing run-scoped lives
+on it, so one executor can serve many runs at once from many threads. Each run gets its
+own :class:`RunMachine` (the pure core) and a lane drives it.
+
+Ownership: with a checkpointer, a run holds its lease from ``begin`` (or ``acquire``, for
+a resume) until it finishes; the heartbeat renews it meanwhile. A run that stops
+without finishing (a ``KeyboardInterrupt``, a stream left early) is recorded
+``interrupted`` and its lease released, so it can be resumed at once.
+
+Shutdown: ``close()`` refuses new runs, waits for the runs in flight, then stops the
+pool (never waiting for abandoned calls) and the heartbeat. Called from a thread that
+serves a run of its own (a tool, a hook), it does not wait: the last run to end shuts
+the pool down instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -21,6 +32,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -30,19 +42,34 @@ from dagwright._execution.journal import Restore
 from dagwright._execution.merge import input_collisions
 from dagwright._execution.scheduler import RunMachine
 from dagwright._logging import get_logger
+from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, hold
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
 from dagwright.compiler import CompiledFlow, compile_flow
-from dagwright.errors import CheckpointMismatchError, FlowInputError, ToolDefinitionError
+from dagwright.errors import (
+    CheckpointMismatchError,
+    ExecutorClosedError,
+    FlowInputError,
+    ToolDefinitionError,
+)
 from dagwright.events import Event, Hook, RunFinished, RunStarted
 from dagwright.flows import Flow
 from dagwright.lanes.observe import Observer, wants_events
-from dagwright.lanes.pool import WorkerPool
+from dagwright.lanes.pool import WorkerPool, nested_wait, serving
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+# What stops a run from outside its tools' failures: the run is recorded interrupted.
+_INTERRUPTIONS = (
+    KeyboardInterrupt,
+    SystemExit,
+    GeneratorExit,
+    asyncio.CancelledError,
+    ExecutorClosedError,
+)
 
 FlowRef = Flow | str
 RunInputs = Mapping[str, Any] | BaseModel | None
@@ -51,7 +78,7 @@ RunInputs = Mapping[str, Any] | BaseModel | None
 class _Run:
     """What one run needs while it goes: nothing of it lives on the executor."""
 
-    __slots__ = ("checkpointer", "compiled", "machine", "observer", "run_id")
+    __slots__ = ("checkpointer", "compiled", "held", "machine", "observer", "owner", "run_id")
 
     def __init__(
         self,
@@ -60,19 +87,23 @@ class _Run:
         observer: Observer | None,
         run_id: str,
         checkpointer: Checkpointer | None,
+        owner: Owner | None,
     ) -> None:
         self.compiled = compiled
         self.machine = machine
         self.observer = observer
         self.run_id = run_id
         self.checkpointer = checkpointer
+        self.owner = owner  # the run's lease holder, when checkpointed
+        self.held = owner is not None  # whether the lease is still ours to release
 
     def save(self, machine: RunMachine) -> None:
         """Write the journal entries the machine produced since the last call."""
         entries = machine.journal
         if entries and self.checkpointer is not None:
             machine.journal = []
-            self.checkpointer.append(self.run_id, entries)
+            assert self.owner is not None
+            self.checkpointer.append(self.run_id, entries, self.owner)
 
     @property
     def saver(self) -> Callable[[RunMachine], None] | None:
@@ -124,7 +155,10 @@ class FlowExecutor:
         self._max_concurrency = max_concurrency
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
+        self._runs_changed = threading.Condition(self._lock)
+        self._driving: dict[int, int] = {}  # thread ident -> runs it drives now
         self._pool: WorkerPool | None = None
+        self._heartbeat: Heartbeat | None = None
         self._closed = False
 
     # ---- properties ----------------------------------------------------------------
@@ -144,6 +178,17 @@ class FlowExecutor:
         """Calls in flight per run, and the size of the shared thread pool."""
         return self._max_concurrency
 
+    @property
+    def abandoned_calls(self) -> int:
+        """Sync calls abandoned so far (timed out, or left running when a run stopped)."""
+        pool = self._pool
+        return 0 if pool is None else pool.abandoned
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called; a closed executor starts no run."""
+        return self._closed
+
     # ---- compiling ---------------------------------------------------------------------
 
     def resolve(self, flow_or_name: FlowRef) -> Flow:
@@ -156,6 +201,7 @@ class FlowExecutor:
 
     def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
         """Compile a flow against this executor's tools (cached; ``FlowCompileError``)."""
+        self._check_open()
         flow = self.resolve(flow_or_name)
         key = (flow.definition_digest, self._registry.generation)
         compiled = self._compiled.get(key)
@@ -214,9 +260,10 @@ class FlowExecutor:
 
     def _stream(self, run: _Run) -> Iterator[Event | ExecutionResult]:
         assert run.observer is not None
-        yield from run.observer.take_pending()
-        yield from self._lane_sync(run)
-        result = self._finish(run)
+        with self._drive(run):
+            yield from run.observer.take_pending()
+            yield from self._lane_sync(run)
+            result = self._finish(run)
         yield from run.observer.take_pending()
         yield result
 
@@ -238,15 +285,16 @@ class FlowExecutor:
 
     async def _astream(self, run: _Run) -> AsyncIterator[Event | ExecutionResult]:
         assert run.observer is not None
-        for event in run.observer.take_pending():
-            yield event
-        driver = self._lane_async(run)
-        try:
-            async for event in driver:
+        with self._drive(run):
+            for event in run.observer.take_pending():
                 yield event
-        finally:
-            await driver.aclose()
-        result = self._finish(run)
+            driver = self._lane_async(run)
+            try:
+                async for event in driver:
+                    yield event
+            finally:
+                await driver.aclose()
+            result = self._finish(run)
         for event in run.observer.take_pending():
             yield event
         yield result
@@ -289,14 +337,82 @@ class FlowExecutor:
         )
 
     def _complete(self, run: _Run) -> ExecutionResult:
-        for _ in self._lane_sync(run):
-            pass
-        return self._finish(run)
+        with self._drive(run):
+            for _ in self._lane_sync(run):
+                pass
+            return self._finish(run)
 
     async def _acomplete(self, run: _Run) -> ExecutionResult:
-        async for _ in self._lane_async(run):
-            pass
-        return self._finish(run)
+        with self._drive(run):
+            async for _ in self._lane_async(run):
+                pass
+            return self._finish(run)
+
+    @contextmanager
+    def _drive(self, run: _Run) -> Iterator[None]:
+        """Count ``run`` as in flight while a lane drives it; stop it cleanly on any
+        exception (``KeyboardInterrupt``, a store fault, a stream closed early)."""
+        me = threading.get_ident()
+        try:
+            with self._lock:
+                if self._closed:
+                    raise ExecutorClosedError(
+                        "this FlowExecutor was closed before the run could start",
+                        hint="start runs before close(), or use a new FlowExecutor",
+                    )
+                self._driving[me] = self._driving.get(me, 0) + 1
+        except BaseException as exc:
+            self._abort(run, exc)
+            raise
+        try:
+            with nested_wait():
+                yield
+        except BaseException as exc:
+            self._abort(run, exc)
+            raise
+        finally:
+            self._run_ended(me)
+
+    def _abort(self, run: _Run, exc: BaseException) -> None:
+        """A run stopped without finishing: release its lease. When it was interrupted
+        (not broken by a store fault or an internal error, which write nothing more),
+        journal what it completed and record it ``interrupted``."""
+        checkpointer, owner = run.checkpointer, run.owner
+        if checkpointer is None or owner is None or not run.held:
+            return
+        if isinstance(exc, _INTERRUPTIONS):
+            try:
+                run.save(run.machine)
+                checkpointer.finish(run.run_id, "interrupted", time.time(), owner)
+            except Exception as error:
+                get_logger(run_id=run.run_id).warning(
+                    "run_not_marked_interrupted", error=str(error)
+                )
+        self._release(run)
+
+    def _run_ended(self, thread: int) -> None:
+        pool = heartbeat = None
+        with self._lock:
+            left = self._driving[thread] - 1
+            if left:
+                self._driving[thread] = left
+            else:
+                del self._driving[thread]
+            self._runs_changed.notify_all()
+            if self._closed and not self._driving:
+                pool, self._pool = self._pool, None
+                heartbeat, self._heartbeat = self._heartbeat, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+        if heartbeat is not None:
+            heartbeat.stop()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ExecutorClosedError(
+                "this FlowExecutor is closed",
+                hint="runs cannot start after close(); use a new FlowExecutor",
+            )
 
     def _begin(
         self,
@@ -310,23 +426,34 @@ class FlowExecutor:
         compiled = self.compile(flow_or_name)
         data = self._prepare_inputs(compiled, inputs)
         run_id = run_id if run_id is not None else os.urandom(16).hex()
-        if self._checkpointer is not None:
+        checkpointer = self._checkpointer
+        owner = None
+        if checkpointer is not None:
             plan, now = compiled.plan, time.time()
-            self._checkpointer.begin(
-                RunHeader(
-                    run_id, plan.flow_name, plan.flow_version, plan.digest, data, "running",
-                    now, now,
-                )
-            )  # fmt: skip
-        return self._start(compiled, data, run_id, hooks, streaming, None)
+            owner = Owner.new()
+            hold(owner)  # live before the lease exists, so nobody sees it abandoned
+            try:
+                checkpointer.begin(
+                    RunHeader(
+                        run_id, plan.flow_name, plan.flow_version, plan.digest, data, "running",
+                        now, now,
+                    ),
+                    owner,
+                )  # fmt: skip
+            except BaseException:
+                drop(owner)
+                raise
+            self._renew(checkpointer, run_id, owner)
+        return self._start(compiled, data, run_id, hooks, streaming, None, owner)
 
     def _begin_resume(
         self, run_id: str, flow: Flow | None, hooks: Sequence[Hook], *, streaming: bool
     ) -> _Run:
+        self._check_open()
         checkpointer = self._checkpointer
         if checkpointer is None:
             raise TypeError("resume needs a FlowExecutor built with a checkpointer")
-        header, entries = checkpointer.load(run_id)
+        header = checkpointer.header(run_id)
         if flow is None:
             flow = self._registry.get(header.flow_name, header.flow_version)
         compiled = self.compile(flow)
@@ -337,9 +464,38 @@ class FlowExecutor:
                 f"the one given now ({compiled.flow.name!r} v{compiled.flow.version})",
                 hint="resume with the flow and tools the run started with, or start a new run",
             )
-        checkpointer.reopen(run_id, time.time())
-        restore = Restore.from_entries(entries)
-        return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore)
+        owner = Owner.new()
+        hold(owner)
+        try:
+            # The journal is read only once the lease is ours: what an earlier owner
+            # wrote before it stopped is all there is.
+            header = checkpointer.acquire(run_id, owner, time.time())
+            restore = Restore.from_entries(checkpointer.load(run_id)[1])
+        except BaseException:
+            drop(owner)
+            raise
+        self._renew(checkpointer, run_id, owner)
+        return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore, owner)
+
+    def _renew(self, checkpointer: Checkpointer, run_id: str, owner: Owner) -> None:
+        """Have the heartbeat renew ``owner``'s lease on ``run_id`` until it is released."""
+        with self._lock:
+            heartbeat = self._heartbeat
+            if heartbeat is None:
+                heartbeat = self._heartbeat = Heartbeat()
+        lease_s = getattr(checkpointer, "lease_s", DEFAULT_LEASE_S)
+        heartbeat.add(
+            owner.token, lambda now: checkpointer.renew(run_id, owner, now), float(lease_s)
+        )
+
+    def _release(self, run: _Run) -> None:
+        if run.owner is None or not run.held:
+            return
+        run.held = False
+        heartbeat = self._heartbeat
+        if heartbeat is not None:
+            heartbeat.remove(run.owner.token)
+        drop(run.owner)
 
     def _start(
         self,
@@ -349,6 +505,7 @@ class FlowExecutor:
         hooks: Sequence[Hook],
         streaming: bool,
         restore: Restore | None,
+        owner: Owner | None,
     ) -> _Run:
         all_hooks = (*self._hooks, *hooks) if hooks else self._hooks
         observer = None
@@ -370,14 +527,16 @@ class FlowExecutor:
             journal=self._checkpointer is not None,
             restore=restore,
         )
-        return _Run(compiled, machine, observer, run_id, self._checkpointer)
+        return _Run(compiled, machine, observer, run_id, self._checkpointer, owner)
 
     def _finish(self, run: _Run) -> ExecutionResult:
         machine, plan = run.machine, run.compiled.plan
         if run.checkpointer is not None:
+            assert run.owner is not None
             run.save(machine)
             status: RunStatus = "succeeded" if machine.success else "failed"
-            run.checkpointer.finish(run.run_id, status, time.time())
+            run.checkpointer.finish(run.run_id, status, time.time(), run.owner)
+            self._release(run)
         result = ExecutionResult(
             run.run_id,
             plan.flow_name,
@@ -464,21 +623,33 @@ class FlowExecutor:
         pool = self._pool
         if pool is None:
             with self._lock:
-                if self._closed:
-                    raise RuntimeError("this FlowExecutor is closed")
                 if self._pool is None:
                     self._pool = WorkerPool(self._max_concurrency)
                 pool = self._pool
         return pool
 
     def close(self) -> None:
-        """Shut the thread pool down, waiting for running calls; the executor is then unusable
-        for calls that need the pool."""
+        """Refuse new runs, wait for the runs in flight to finish, then stop the pool.
+
+        Abandoned calls (timed out, or left by a stopped run) are never waited for. Any
+        use after ``close()`` raises ``ExecutorClosedError``. From a thread that serves
+        a run (inside a tool or a hook) ``close()`` returns at once and the last run to
+        end stops the pool. Closing twice is harmless.
+        """
+        me = threading.get_ident()
+        wait = not serving()
         with self._lock:
             self._closed = True
+            while wait and any(count for thread, count in self._driving.items() if thread != me):
+                self._runs_changed.wait()
+            if self._driving:
+                return  # this thread drives a run: the last run to end shuts down
             pool, self._pool = self._pool, None
+            heartbeat, self._heartbeat = self._heartbeat, None
         if pool is not None:
             pool.shutdown(wait=True)
+        if heartbeat is not None:
+            heartbeat.stop()
 
     def __enter__(self) -> FlowExecutor:
         return self

@@ -32,7 +32,7 @@ from dagwright import (
     Step,
     tool,
 )
-from dagwright.checkpoint import Checkpointer, RunHeader, RunStatus
+from dagwright.checkpoint import Checkpointer, Lease, Owner, RunHeader, RunList, RunStatus
 
 
 class Crash(BaseException):
@@ -46,27 +46,37 @@ class CrashingCheckpointer:
         self.inner = inner
         self.crash_after = crash_after
         self.appended = 0
+        self.lease_s = inner.lease_s
 
-    def begin(self, header: RunHeader) -> None:
-        self.inner.begin(header)
+    def begin(self, header: RunHeader, owner: Owner) -> None:
+        self.inner.begin(header, owner)
 
-    def reopen(self, run_id: str, at: float) -> RunHeader:
-        return self.inner.reopen(run_id, at)
+    def acquire(self, run_id: str, owner: Owner, at: float) -> RunHeader:
+        return self.inner.acquire(run_id, owner, at)
 
-    def append(self, run_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
+    def renew(self, run_id: str, owner: Owner, at: float) -> bool:
+        return self.inner.renew(run_id, owner, at)
+
+    def append(self, run_id: str, entries: Sequence[Mapping[str, Any]], owner: Owner) -> None:
         for entry in entries:
-            self.inner.append(run_id, [entry])
+            self.inner.append(run_id, [entry], owner)
             self.appended += 1
             if self.appended == self.crash_after:
                 raise Crash
 
-    def finish(self, run_id: str, status: RunStatus, at: float) -> None:
-        self.inner.finish(run_id, status, at)
+    def finish(self, run_id: str, status: RunStatus, at: float, owner: Owner) -> None:
+        self.inner.finish(run_id, status, at, owner)
+
+    def lease(self, run_id: str) -> Lease | None:
+        return self.inner.lease(run_id)
+
+    def header(self, run_id: str) -> RunHeader:
+        return self.inner.header(run_id)
 
     def load(self, run_id: str) -> tuple[RunHeader, list[dict[str, Any]]]:
         return self.inner.load(run_id)
 
-    def runs(self, flow_name: str | None = None) -> list[RunHeader]:
+    def runs(self, flow_name: str | None = None) -> RunList:
         return self.inner.runs(flow_name)
 
     def delete(self, run_id: str) -> None:
@@ -392,7 +402,8 @@ def test_item_count_drift_fails_before_any_work(
         header = RunHeader(
             "r2", "drift", "1", ex.compile(flow).digest, {"n": 1, "xs": [1, 2]}, "running", 0, 0
         )
-        checkpointer.begin(header)
+        writer = Owner.new()  # a writer of this process that is gone now
+        checkpointer.begin(header, writer)
         # an instance recorded when the list had three items
         record = {
             "step_id": "each", "status": "completed", "tool": "work", "flow": None,
@@ -403,6 +414,7 @@ def test_item_count_drift_fails_before_any_work(
             "r2",
             [{"kind": "instance", "path": [], "step": "each", "index": 0, "count": 3,
               "record": record}],
+            writer,
         )  # fmt: skip
         LEDGER.reset()
         resumed = go(setting, ex, "resume", "r2", flow)

@@ -8,66 +8,122 @@ executor), so blocking tools cannot starve the loop and share one bound with the
 lane. When exactly one call is ready and nothing is in flight, an async tool is awaited
 inline, with no task.
 
-Failures: when the machine halts (a step failed under fail-fast), every in-flight call
-of a halted frame is cancelled at once and recorded as cancelled; the run does not wait
-for them. A sync tool's thread cannot be interrupted: its call is abandoned and its late
-result discarded.
+Faults (rules in :mod:`dagwright.lanes.calls`): when the machine halts (a step failed
+under fail-fast), the in-flight async calls of the halted frames are cancelled at once
+and recorded as cancelled; sync calls on the pool finish and are recorded with their
+real outcome, as on the sync lane. A ``CancelledError`` that a tool raises itself is a
+tool failure; one that comes from cancelling the driver propagates.
 
-Timeouts: ``asyncio.timeout`` around the call, so a timed-out async tool is cancelled;
-the step fails with ``StepTimeoutError``.
+Timeouts run from the start of the call: an async tool runs under ``asyncio.timeout``
+and is cancelled when it overruns; a sync tool's deadline starts when a pool worker
+starts it, and when it overruns the call is abandoned (the pool replaces its worker).
+Both record the same ``StepTimeoutError``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
-from dagwright.errors import StepTimeoutError
 from dagwright.events import Event
-from dagwright.lanes.calls import Outcome, call_async, call_sync, next_round, report
+from dagwright.lanes.calls import (
+    Outcome,
+    abandon,
+    call_async,
+    next_round,
+    pooled,
+    report,
+    timeout_error,
+    to_cancel,
+)
 from dagwright.lanes.observe import Observer
-from dagwright.lanes.pool import WorkerPool
+from dagwright.lanes.pool import Ticket, WorkerPool
 from dagwright.tools import Tool
 
 
-def timeout_error(unit: Unit) -> StepTimeoutError:
-    """The error of a call that overran its step's ``timeout_s``."""
-    return StepTimeoutError(f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}")
-
-
-def _invoke(tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Awaitable[dict[str, Any]]:
-    """The awaitable of one call: the tool's coroutine, or its run on the worker pool."""
-    if tool.is_async:
-        return call_async(tool, unit.inputs)
-    loop = asyncio.get_running_loop()
-    return loop.run_in_executor(pool(), call_sync, tool, unit.inputs)
+def _cancelled_from_outside() -> bool:
+    """Whether the running task is being cancelled (not a tool raising CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def execute_async(tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Outcome:
-    """Make one call of ``unit`` on the running loop (after its retry delay)."""
+    """Make one call of ``unit`` on the running loop (after its retry delay); never raises
+    but for the cancellation of the task running it."""
     if unit.delay:
         await asyncio.sleep(unit.delay)
+    if not tool.is_async:
+        return await _pooled(tool, unit, pool())
     started = time.time()
     try:
         if unit.timeout_s is None:  # no timeout scope to enter on the common path
-            outputs = await _invoke(tool, unit, pool)
+            outputs = await call_async(tool, unit.inputs)
         else:
             scope = asyncio.timeout(unit.timeout_s)
             try:
                 async with scope:
-                    outputs = await _invoke(tool, unit, pool)
+                    outputs = await call_async(tool, unit.inputs)
             except TimeoutError as exc:
                 if scope.expired():
-                    raise timeout_error(unit) from exc
-                raise
-    except Exception as exc:
+                    return None, timeout_error(unit), started, time.time()
+                return None, exc, started, time.time()
+    except asyncio.CancelledError as exc:
+        if _cancelled_from_outside():
+            raise
+        return None, exc, started, time.time()
+    except BaseException as exc:
         return None, exc, started, time.time()
     return outputs, None, started, time.time()
+
+
+def _resolver(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]
+) -> Callable[[Any], None]:
+    """A callable a worker thread may call to resolve ``future`` on ``loop``."""
+
+    def resolve(value: Any) -> None:
+        # A closed loop raises RuntimeError: nobody waits for this value any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_set, future, value)
+
+    return resolve
+
+
+def _set(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool) -> Outcome:
+    """A sync tool's call on the executor's pool, awaited; its timeout runs from its start."""
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[Outcome] = loop.create_future()
+    started: asyncio.Future[float] | None = None
+    if unit.timeout_s is not None:
+        started = loop.create_future()
+    on_start = None if started is None else _resolver(loop, started)
+    ticket = Ticket()
+    pool.post(pooled, tool, unit, on_start, _resolver(loop, ended), 0.0, ticket=ticket)
+    try:
+        if started is None or unit.timeout_s is None:
+            return await ended
+        start = await started
+        epoch = time.time() - (time.monotonic() - start)
+        remaining = start + unit.timeout_s - time.monotonic()
+        done, _ = await asyncio.wait((ended,), timeout=max(remaining, 0.0))
+        if done:
+            return ended.result()
+        abandon(pool, ticket, unit, "timeout")
+        return None, timeout_error(unit), epoch, time.time()
+    except asyncio.CancelledError:
+        abandon(pool, ticket, unit, "the run stopped")
+        raise
 
 
 async def drive_async(
@@ -114,7 +170,7 @@ async def drive_async(
                 if entry is not None:  # else: cancelled, and already recorded as such
                     report(machine, entry[0], *task.result())
             if machine.halting and running:
-                _cancel_halted(machine, running)
+                _cancel_halted(machine, running, tools)
         if observer is not None:
             observer.collect(machine)
             for event in observer.take_pending():
@@ -152,12 +208,16 @@ class _Ended:
 
 
 def _cancel_halted(
-    machine: RunMachine, running: dict[asyncio.Task[Any], tuple[Unit, float]]
+    machine: RunMachine,
+    running: dict[asyncio.Task[Outcome], tuple[Unit, float]],
+    tools: Mapping[str, Tool],
 ) -> None:
-    """Cancel the calls a failure halted, and record them as cancelled now."""
+    """Cancel the async calls a failure halted, and record them as cancelled now."""
+    tasks = to_cancel(machine, ((task, unit) for task, (unit, _) in running.items()), tools)
+    if not tasks:
+        return
     now = time.time()
-    for task, (unit, dispatched) in list(running.items()):
-        if machine.is_halted(unit):
-            task.cancel()
-            del running[task]
-            machine.cancel(unit, dispatched, now)
+    for task in tasks:
+        unit, dispatched = running.pop(task)
+        task.cancel()
+        machine.cancel(unit, dispatched, now)

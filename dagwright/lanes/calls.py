@@ -1,24 +1,45 @@
 """One tool call: validate the input, call, validate the output; classify failures.
 
 Both lanes use these functions. What differs between lanes is only how ``tool.fn`` is
-called and awaited; validation, output projection and failure classification are here,
-once.
+called and awaited; validation, output projection, failure classification, the timeout
+error, abandoning a call and which calls a halt cancels are here, once.
+
+Fault rules, the same in every lane:
+
+* A call never raises into its lane: whatever the tool raises is its outcome.
+  ``KeyboardInterrupt`` and ``SystemExit`` are *fatal*: :func:`report` re-raises them in
+  the thread or task driving the run, which stops the run, records nothing for that
+  call and propagates. Anything else, a ``CancelledError`` or ``GeneratorExit`` the
+  tool raised itself included, is a tool failure.
+* A timed-out call fails with :func:`timeout_error`, word for word the same in both
+  lanes; a sync call abandoned at its timeout gives its worker back to the pool.
+* When a failure halts a frame, the async calls of that frame are cancelled and
+  recorded cancelled (:func:`to_cancel`); sync calls finish and are recorded with
+  their real outcome.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dagwright.errors import StepError, ToolExecutionError, ToolInputError, ToolOutputError
+from dagwright._logging import get_logger
+from dagwright.errors import (
+    StepError,
+    StepTimeoutError,
+    ToolExecutionError,
+    ToolInputError,
+    ToolOutputError,
+)
+from dagwright.lanes.pool import Ticket, WorkerPool
 from dagwright.results import ErrorInfo
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from dagwright._execution.scheduler import RunMachine
     from dagwright._execution.trackers import Unit
@@ -27,6 +48,11 @@ if TYPE_CHECKING:
 
 Outcome: TypeAlias = tuple[dict[str, Any] | None, BaseException | None, float, float]
 """What one call gave: outputs or the exception, and its wall-clock start and end."""
+
+K = TypeVar("K")
+
+FATAL = (KeyboardInterrupt, SystemExit)
+"""What a tool may raise to stop the whole run (propagated, never recorded)."""
 
 
 def _summary(exc: ValidationError) -> str:
@@ -102,18 +128,78 @@ def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
 
 
 def execute(tool: Tool, unit: Unit) -> Outcome:
-    """Make one call of ``unit`` in this thread (after its retry delay).
+    """Make one call of ``unit`` in this thread (after its retry delay); never raises.
 
     The sync lane's way of calling; the async lane awaits instead (``aio.execute_async``).
     """
     if unit.delay:
         time.sleep(unit.delay)
+    return _call(tool, unit)
+
+
+def _call(tool: Tool, unit: Unit) -> Outcome:
     started = time.time()
     try:
         outputs = call_sync(tool, unit.inputs)
-    except Exception as exc:
+    except BaseException as exc:
         return None, exc, started, time.time()
     return outputs, None, started, time.time()
+
+
+def pooled(
+    tool: Tool,
+    unit: Unit,
+    on_start: Callable[[float], None] | None,
+    on_end: Callable[[Outcome], None],
+    delay: float,
+) -> None:
+    """A sync call as a pool worker makes it, in either lane.
+
+    After ``delay`` (the retry delay, when the lane did not wait it out itself),
+    ``on_start(monotonic_start)`` tells the lane the call starts now (a timeout runs
+    from here, never from when the call was queued); then ``on_end(outcome)`` gives its
+    outcome. Neither may raise into the worker.
+    """
+    if delay:
+        time.sleep(delay)
+    if on_start is not None:
+        on_start(time.monotonic())
+    on_end(_call(tool, unit))
+
+
+def timeout_error(unit: Unit) -> StepTimeoutError:
+    """The error of a call that overran its step's ``timeout_s`` (the same in both lanes)."""
+    return StepTimeoutError(f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}")
+
+
+def abandon(pool: WorkerPool, ticket: Ticket, unit: Unit, why: str) -> None:
+    """Give up on a pooled sync call; its late result will be discarded.
+
+    A call not started yet never starts. A running one keeps its thread until the tool
+    returns, but the pool replaces that worker; the abandonment is logged and counted.
+    """
+    if pool.abandon(ticket):
+        get_logger().warning(
+            "call_abandoned",
+            step_id=unit.step.id,
+            index=unit.index,
+            tool=unit.tool,
+            reason=why,
+            abandoned_total=pool.abandoned,
+        )
+
+
+def to_cancel(
+    machine: RunMachine, running: Iterable[tuple[K, Unit]], tools: Mapping[str, Tool]
+) -> list[K]:
+    """The in-flight calls a halt cancels: the async calls of halted frames.
+
+    Sync calls are never cancelled by a halt (a thread cannot be interrupted): they
+    finish and are recorded with their real outcome, in both lanes.
+    """
+    if not machine.halting:
+        return []
+    return [key for key, unit in running if tools[unit.tool].is_async and machine.is_halted(unit)]
 
 
 def report(
@@ -124,7 +210,13 @@ def report(
     started: float,
     ended: float,
 ) -> None:
-    """Hand one call's outcome to the machine: completed, or failed with its classification."""
+    """Hand one call's outcome to the machine: completed, or failed with its classification.
+
+    A fatal exception (``KeyboardInterrupt``, ``SystemExit``) is re-raised here, in the
+    driver, and nothing is recorded for the call.
+    """
+    if isinstance(exc, FATAL):
+        raise exc
     if exc is None:
         assert outputs is not None
         machine.complete(unit, outputs, started, ended)

@@ -1,23 +1,34 @@
 """The executor-owned, bounded worker pool.
 
-A ``concurrent.futures.Executor`` (so an event loop can use it with
-``run_in_executor``) with a lighter path for the sync lane: :meth:`WorkerPool.post`
-queues a call with no ``Future``, no work-item object and no result bookkeeping; the call
-reports its own outcome. On a trivial tool that halves the cost of a round trip through
-a ``ThreadPoolExecutor``, whose per-call machinery dominates when a graph fans out to
-many cheap steps.
+A ``concurrent.futures.Executor`` with a lighter path for the lanes:
+:meth:`WorkerPool.post` queues a call with no ``Future`` and no result bookkeeping; the
+call reports its own outcome. On a trivial tool that halves the cost of a round trip
+through a ``ThreadPoolExecutor``, whose per-call machinery dominates when a graph fans
+out to many cheap steps.
 
-Workers are started on first use, all at once (idle workers cost nothing but a blocked
-``get``), and are daemon threads: a tool that never returns, abandoned after its
-timeout, must not keep the interpreter from exiting.
+Rules:
+
+* Threads start on demand: a call queued when no worker is idle starts one, up to
+  ``max_workers``. Idle workers cost nothing but a blocked ``get``.
+* A call posted with a :class:`Ticket` can be *abandoned* (its step timed out, or its
+  run stopped). One not started yet never starts. One running keeps its thread until
+  the tool returns, but that thread no longer counts as a worker: it exits when the
+  call ends, and the pool starts a replacement when work waits, so later calls still
+  get ``max_workers`` live workers and :meth:`shutdown` never waits for an abandoned
+  call. Workers are daemon threads, so a tool that never returns cannot keep the
+  interpreter from exiting.
+* A worker that waits on a nested run (a tool calling ``run`` on an executor) is
+  *blocked* (:func:`nested_wait`): while it waits the pool may start one more worker,
+  so a nested run never waits for a worker its own caller holds.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -25,15 +36,32 @@ T = TypeVar("T")
 
 _STOP = None
 
+# Ticket states.
+_PENDING, _RUNNING, _DONE, _ABANDONED = range(4)
 
-def _work(inbox: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None]) -> None:
-    while True:
-        item = inbox.get()
-        if item is _STOP:
-            inbox.put(_STOP)  # let the next worker see it too
-            return
-        fn, args = item
-        fn(*args)
+_local = threading.local()
+
+
+class Ticket:
+    """A posted call that its poster may abandon; see :meth:`WorkerPool.abandon`."""
+
+    __slots__ = ("state", "worker")
+
+    def __init__(self) -> None:
+        self.state = _PENDING
+        self.worker: _Worker | None = None
+
+
+class _Worker:
+    __slots__ = ("pool", "retired", "thread")
+
+    def __init__(self, pool: WorkerPool, thread: threading.Thread) -> None:
+        self.pool = pool
+        self.retired = False
+        self.thread = thread
+
+
+_Item = tuple[Callable[..., Any], tuple[Any, ...], Ticket | None]
 
 
 def _fulfil(future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
@@ -48,41 +76,44 @@ def _fulfil(future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any)
 
 
 class WorkerPool(Executor):
-    """``max_workers`` threads serving calls in the order they were queued."""
+    """At most ``max_workers`` live threads (plus one per blocked worker) serving calls
+    in the order they were queued."""
 
     def __init__(self, max_workers: int, *, name: str = "dagwright") -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be >= 1")
         self.max_workers = max_workers
         self._name = name
-        self._inbox: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._threads: list[threading.Thread] = []
+        self._inbox: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()  # live (not retired) workers
+        self._idle = 0  # live workers waiting for a call, or about to
+        self._queued = 0  # calls queued and not yet taken
+        self._blocked = 0  # live workers waiting on a nested run
+        self._started = 0
         self._shutdown = False
+        self.abandoned = 0
+        """How many running calls were abandoned (their threads left the pool)."""
 
-    def _start(self) -> None:
+    @property
+    def live_workers(self) -> int:
+        """Threads that serve calls now (abandoned ones excluded)."""
+        with self._lock:
+            return len(self._threads)
+
+    def post(self, fn: Callable[..., Any], *args: Any, ticket: Ticket | None = None) -> None:
+        """Queue ``fn(*args)``; its result is dropped, so ``fn`` must report its own outcome
+        and must not raise. With ``ticket``, the call can be abandoned."""
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new calls after shutdown")
-            if self._threads:
-                return
-            for number in range(self.max_workers):
-                thread = threading.Thread(
-                    target=_work, args=(self._inbox,), name=f"{self._name}_{number}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
-
-    def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)``; its result is dropped, so ``fn`` must report its own outcome
-        and must not raise."""
-        if not self._threads:
-            self._start()
-        elif self._shutdown:
-            raise RuntimeError("cannot schedule new calls after shutdown")
-        self._inbox.put((fn, args))
+            self._queued += 1
+            spawn = self._queued > self._idle and self._room()
+            if spawn:
+                self._idle += 1  # the new worker takes a call at once
+        self._inbox.put((fn, args, ticket))
+        if spawn:
+            self._spawn()
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Queue ``fn(*args, **kwargs)`` and return a ``Future`` of its result."""
@@ -90,15 +121,43 @@ class WorkerPool(Executor):
         self.post(_fulfil, future, fn, args, kwargs)
         return future
 
+    def abandon(self, ticket: Ticket) -> bool:
+        """Give up on a posted call: it never starts, or its thread leaves the pool.
+
+        Returns ``True`` when the call was running (so its thread was abandoned).
+        """
+        with self._lock:
+            state = ticket.state
+            if state == _PENDING:
+                ticket.state = _ABANDONED
+                return False
+            if state != _RUNNING:
+                return False
+            ticket.state = _ABANDONED
+            worker = ticket.worker
+            assert worker is not None
+            worker.retired = True
+            self._threads.discard(worker.thread)
+            self.abandoned += 1
+            spawn = self._queued > self._idle and self._room()
+            if spawn:
+                self._idle += 1
+        if spawn:
+            self._spawn()
+        return True
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop the workers once the queued calls are done (``wait``: block until then)."""
+        """Stop the workers once the queued calls are done (``wait``: block until then).
+
+        Abandoned calls are never waited for.
+        """
         with self._lock:
             if self._shutdown:
                 return
             self._shutdown = True
             threads = list(self._threads)
         if cancel_futures:
-            pending: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+            pending: list[_Item] = []
             while True:
                 try:
                     item = self._inbox.get_nowait()
@@ -106,14 +165,113 @@ class WorkerPool(Executor):
                     break
                 if item is not _STOP:
                     pending.append(item)
-            for fn, args in pending:
+            for fn, args, ticket in pending:
                 if fn is _fulfil:
                     args[0].cancel()
+                    with self._lock:
+                        self._queued -= 1
                 else:
-                    self._inbox.put((fn, args))
+                    self._inbox.put((fn, args, ticket))
         self._inbox.put(_STOP)
         if wait:
             current = threading.current_thread()
             for thread in threads:
                 if thread is not current:
                     thread.join()
+
+    # ---- nested runs ---------------------------------------------------------------
+
+    def _block(self) -> None:
+        with self._lock:
+            self._blocked += 1
+            spawn = self._queued > self._idle and self._room()
+            if spawn:
+                self._idle += 1
+        if spawn:
+            self._spawn()
+
+    def _unblock(self) -> None:
+        with self._lock:
+            self._blocked -= 1
+
+    # ---- workers -----------------------------------------------------------------
+
+    def _room(self) -> bool:
+        # Called under the lock.
+        return not self._shutdown and len(self._threads) < self.max_workers + self._blocked
+
+    def _spawn(self) -> None:
+        with self._lock:
+            self._started += 1
+            number = self._started
+        # The thread reads ``worker`` when it starts, after it is bound below.
+        thread = threading.Thread(
+            target=lambda: self._serve(worker), name=f"{self._name}_{number}", daemon=True
+        )
+        worker = _Worker(self, thread)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve(self, worker: _Worker) -> None:
+        _local.worker = worker
+        inbox, lock = self._inbox, self._lock
+        while True:
+            item = inbox.get()
+            if item is _STOP:
+                inbox.put(_STOP)  # let the next worker see it too
+                with lock:
+                    self._threads.discard(worker.thread)
+                return
+            fn, args, ticket = item
+            with lock:
+                self._idle -= 1
+                self._queued -= 1
+                skip = False
+                if ticket is not None:
+                    if ticket.state == _ABANDONED:
+                        skip = True
+                    else:
+                        ticket.state = _RUNNING
+                        ticket.worker = worker
+            if not skip:
+                fn(*args)
+            with lock:
+                if ticket is not None and ticket.state == _RUNNING:
+                    ticket.state = _DONE
+                if worker.retired:
+                    return
+                if len(self._threads) > self.max_workers + self._blocked:
+                    # A nested run that borrowed a worker's place has ended.
+                    self._threads.discard(worker.thread)
+                    return
+                self._idle += 1
+
+
+def mark_serving() -> None:
+    """Mark this thread as one that serves runs' calls (a worker, a private loop)."""
+    _local.serving = True
+
+
+def serving() -> bool:
+    """Whether this thread serves runs' calls: waiting here for runs could deadlock."""
+    return getattr(_local, "serving", False) or getattr(_local, "worker", None) is not None
+
+
+@contextmanager
+def nested_wait() -> Iterator[None]:
+    """Mark this thread's pool worker (if it is one) as blocked while the body waits.
+
+    A tool that runs a flow waits for that flow's calls; while it waits, its pool may
+    start one more worker, so the nested run never needs the very worker it blocks.
+    """
+    worker: _Worker | None = getattr(_local, "worker", None)
+    if worker is None or worker.retired:
+        yield
+        return
+    pool = worker.pool
+    pool._block()
+    try:
+        yield
+    finally:
+        pool._unblock()

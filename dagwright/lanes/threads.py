@@ -3,18 +3,23 @@
 Dispatch is dependency-driven: whenever a slot is free the lane takes every unit the
 machine has ready (up to the free slots) and posts it to the executor's bounded worker
 pool; it then waits for the next outcome, reports it, and takes again. There are no
-levels and no barriers. When exactly one unit is ready and nothing is in flight, the
-unit runs inline in the calling thread: a linear flow never pays for a pool hop, and
-``max_concurrency=1`` runs every call in the calling thread, one at a time.
+levels and no barriers. When exactly one unit is ready and nothing is in flight, a sync
+unit with no timeout runs inline in the calling thread: a linear flow never pays for a
+pool hop, and ``max_concurrency=1`` runs every such call in the calling thread.
 
 Async tools run on one private event loop per run, on a thread of its own, started the
 first time the run meets an async tool: never ``asyncio.run`` per call, and ``run()``
-works when called from inside a running event loop.
+works when called from inside a running event loop. Their outcomes come back through
+the same queue as the pool's, so the driver only ever waits in one place, and that wait
+ends when the loop's thread dies, too.
 
-Timeouts: a thread cannot be killed. A sync call with ``timeout_s`` always runs on the
-pool; when it overruns, the lane stops waiting, reports a ``StepTimeoutError`` and
-discards the call's late result. The abandoned thread keeps its pool worker until the
-tool returns. An async call is cancelled on its loop when it overruns.
+Faults (rules in :mod:`dagwright.lanes.calls`): a sync call with ``timeout_s`` always
+runs on the pool and its deadline runs from the moment a worker starts it; when it
+overruns, the lane records the timeout and abandons the call, whose worker the pool
+replaces. An async call is cancelled on its loop when it overruns. A halt cancels the
+async calls of the halted frames; sync calls finish and are recorded. When the run
+stops (a fatal exception, a store fault, a stream consumer leaving), async calls are
+cancelled and sync calls abandoned.
 """
 
 from __future__ import annotations
@@ -28,59 +33,95 @@ from typing import TYPE_CHECKING, Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
-from dagwright.errors import StepTimeoutError
 from dagwright.events import Event
-from dagwright.lanes.calls import Outcome, describe_failure, execute, next_round, report
+from dagwright.lanes.calls import (
+    Outcome,
+    abandon,
+    execute,
+    next_round,
+    pooled,
+    report,
+    timeout_error,
+    to_cancel,
+)
 from dagwright.lanes.observe import Observer
-from dagwright.lanes.pool import WorkerPool
+from dagwright.lanes.pool import Ticket, WorkerPool, mark_serving
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
     import asyncio
 
-_TIMEOUT_NAMES = describe_failure(StepTimeoutError(""))[1]
+# Messages to the driving thread: (kind, token, payload...).
+_STARTED = 0  # a pooled call with a timeout started: monotonic and epoch start
+_ENDED = 1  # a call ended: its outcome
+_DIED = 2  # the private loop's thread died: the exception
 
-# Messages from workers to the driving thread.
-_STARTED = 0
-_ENDED = 1
 
+class _Call:
+    """One call in flight: what the driver knows of it."""
 
-def _work(token: int, tool: Tool, unit: Unit, post: Callable[[tuple[Any, ...]], None]) -> None:
-    if unit.timeout_s is not None:
-        # The deadline runs from the real start, not from submission: the pool may be
-        # busy with other runs of the same executor.
-        post((_STARTED, token, time.monotonic() + unit.delay, time.time() + unit.delay))
-    try:
-        outcome = execute(tool, unit)
-    except BaseException as exc:  # SystemExit and the like: still report, never hang the run
-        now = time.time()
-        outcome = (None, exc, now, now)
-    post((_ENDED, token, *outcome))
+    __slots__ = ("deadline", "dispatched", "future", "started", "ticket", "unit")
+
+    def __init__(self, unit: Unit, dispatched: float) -> None:
+        self.unit = unit
+        self.dispatched = dispatched
+        self.ticket: Ticket | None = None  # a pooled sync call
+        self.future: Future[Outcome] | None = None  # an async call on the private loop
+        self.deadline: float | None = None  # monotonic, once a timed call started
+        self.started: float | None = None  # epoch, likewise
 
 
 class _RunLoop:
     """A private event loop on its own thread, for the async tools of one sync run."""
 
-    def __init__(self) -> None:
+    def __init__(self, post: Callable[[tuple[Any, ...]], None]) -> None:
+        self._post = post
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def submit(self, tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Future[Outcome]:
-        """Start one call of an async tool on the loop."""
+    def submit(
+        self, tool: Tool, unit: Unit, pool: Callable[[], WorkerPool], token: int
+    ) -> Future[Outcome]:
+        """Start one call of an async tool on the loop; its outcome is posted as it ends."""
         import asyncio
 
         from dagwright.lanes.aio import execute_async
 
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._loop.run_forever, name="dagwright-loop", daemon=True
-            )
+            self._thread = threading.Thread(target=self._serve, name="dagwright-loop", daemon=True)
             self._thread.start()
-        return asyncio.run_coroutine_threadsafe(execute_async(tool, unit, pool), self._loop)
+        future = asyncio.run_coroutine_threadsafe(execute_async(tool, unit, pool), self._loop)
+        future.add_done_callback(self._poster(token))
+        return future
+
+    def _serve(self) -> None:
+        assert self._loop is not None
+        mark_serving()
+        try:
+            self._loop.run_forever()
+        except BaseException as exc:
+            self._post((_DIED, 0, exc))
+
+    def _poster(self, token: int) -> Callable[[Future[Outcome]], None]:
+        post = self._post
+
+        def done(future: Future[Outcome]) -> None:
+            if not future.cancelled():
+                try:
+                    outcome = future.result()
+                except BaseException as exc:  # execute_async never raises; be safe anyway
+                    now = time.time()
+                    outcome = (None, exc, now, now)
+                post((_ENDED, token, outcome))
+
+        return done
 
     def close(self) -> None:
-        """Cancel what still runs on the loop, stop it and close it."""
+        """Cancel what still runs on the loop, stop it and close it.
+
+        The join is bounded: a tool that blocks its loop's thread must not hang the run.
+        """
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
@@ -92,9 +133,13 @@ class _RunLoop:
                 task.cancel()
             loop.call_soon(loop.stop)
 
-        loop.call_soon_threadsafe(stop)
-        thread.join()
-        loop.close()
+        try:
+            loop.call_soon_threadsafe(stop)
+        except RuntimeError:  # already closed
+            return
+        thread.join(timeout=5.0)
+        if not thread.is_alive():
+            loop.close()
 
 
 def drive_sync(
@@ -108,13 +153,14 @@ def drive_sync(
     """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
     ``pool`` returns the executor's shared worker pool; it is asked for only when a call
-    cannot run inline. Closing the generator early (a stream consumer stopped) halts the
-    run and abandons the calls in flight.
+    cannot run inline. Closing the generator early (a stream consumer stopped), a fatal
+    exception from a tool and a failing ``save`` stop the run: nothing new starts, async
+    calls in flight are cancelled and sync ones abandoned.
     """
     outcomes: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-    # token -> [unit, monotonic deadline or None, epoch start or None]
-    running: dict[int, list[Any]] = {}
-    loop = _RunLoop()
+    post = outcomes.put
+    running: dict[int, _Call] = {}
+    loop = _RunLoop(post)
     token = 0
     try:
         while not machine.finished:
@@ -123,83 +169,111 @@ def drive_sync(
             if inline:
                 unit = units[0]
                 tool = tools[unit.tool]
-                if tool.is_async:
-                    report(machine, unit, *loop.submit(tool, unit, pool).result())
-                    continue
-                if unit.timeout_s is None:
+                if not tool.is_async and unit.timeout_s is None:
                     report(machine, unit, *execute(tool, unit))
                     continue
             for unit in units:
                 token += 1
-                running[token] = [unit, None, None]
+                call = _Call(unit, time.time())
+                running[token] = call
                 tool = tools[unit.tool]
                 if tool.is_async:
-                    future = loop.submit(tool, unit, pool)
-                    future.add_done_callback(_poster(token, outcomes.put))
+                    call.future = loop.submit(tool, unit, pool, token)
                 else:
-                    pool().post(_work, token, tool, unit, outcomes.put)
+                    call.ticket = Ticket()
+                    on_start = _starter(token, post) if unit.timeout_s is not None else None
+                    pool().post(pooled, tool, unit, on_start, _ender(token, post), unit.delay,
+                                ticket=call.ticket)  # fmt: skip
             if not running:
                 if machine.finished:
                     break
                 raise RuntimeError("dagwright internal error: nothing runs and the run is not over")
-            _wait(machine, outcomes, running)
+            _wait(machine, outcomes, running, pool)
+            _cancel_halted(machine, running, tools)
         if observer is not None:
             observer.collect(machine)
             yield from observer.take_pending()
     finally:
         if not machine.finished:
             machine.stop()
+            for call in running.values():
+                if call.future is not None:
+                    call.future.cancel()
+                elif call.ticket is not None:
+                    abandon(pool(), call.ticket, call.unit, "the run stopped")
         loop.close()
 
 
-def _poster(
-    token: int, post: Callable[[tuple[Any, ...]], None]
-) -> Callable[[Future[Outcome]], None]:
-    def done(future: Future[Outcome]) -> None:
-        if not future.cancelled():
-            post((_ENDED, token, *future.result()))
+def _starter(token: int, post: Callable[[tuple[Any, ...]], None]) -> Callable[[float], None]:
+    def started(at: float) -> None:
+        post((_STARTED, token, at, time.time()))
 
-    return done
+    return started
+
+
+def _ender(token: int, post: Callable[[tuple[Any, ...]], None]) -> Callable[[Outcome], None]:
+    def ended(outcome: Outcome) -> None:
+        post((_ENDED, token, outcome))
+
+    return ended
 
 
 def _wait(
     machine: RunMachine,
     outcomes: queue.SimpleQueue[tuple[Any, ...]],
-    running: dict[int, list[Any]],
+    running: dict[int, _Call],
+    pool: Callable[[], WorkerPool],
 ) -> None:
-    """Block for the next outcome (or deadline), then handle every outcome already posted."""
-    deadlines = [entry[1] for entry in running.values() if entry[1] is not None]
+    """Block for the next message (or deadline), then handle every message already posted."""
+    deadlines = [call.deadline for call in running.values() if call.deadline is not None]
     timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
     try:
         message = outcomes.get(timeout=timeout)
     except queue.Empty:
-        _expire(machine, running)
+        _expire(machine, running, pool)
         return
     while True:
-        entry = running.get(message[1])
-        if entry is not None:  # else: a late result of an abandoned call
-            if message[0] == _STARTED:
-                entry[1] = message[2] + entry[0].timeout_s
-                entry[2] = message[3]
+        kind = message[0]
+        if kind == _DIED:
+            raise RuntimeError(
+                "dagwright internal error: the event loop of this run's async tools stopped"
+            ) from message[2]
+        call = running.get(message[1])
+        if call is not None:  # else: a late result of an abandoned or cancelled call
+            if kind == _STARTED:
+                call.deadline = message[2] + (call.unit.timeout_s or 0.0)
+                call.started = message[3]
             else:
                 del running[message[1]]
-                report(machine, entry[0], *message[2:])
+                report(machine, call.unit, *message[2])
         try:
             message = outcomes.get_nowait()
         except queue.Empty:
             break
-    _expire(machine, running)
+    _expire(machine, running, pool)
 
 
-def _expire(machine: RunMachine, running: dict[int, list[Any]]) -> None:
+def _expire(machine: RunMachine, running: dict[int, _Call], pool: Callable[[], WorkerPool]) -> None:
     now = time.monotonic()
-    for token, (unit, deadline, started) in list(running.items()):
-        if deadline is not None and deadline <= now:
+    for token, call in list(running.items()):
+        if call.deadline is not None and call.deadline <= now:
             del running[token]
-            info, _ = describe_failure(
-                StepTimeoutError(
-                    f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}; "
-                    "its thread was abandoned and its result will be discarded"
-                )
-            )
-            machine.fail(unit, info, _TIMEOUT_NAMES, started, time.time())
+            assert call.ticket is not None
+            abandon(pool(), call.ticket, call.unit, "timeout")
+            report(machine, call.unit, None, timeout_error(call.unit), call.started or 0.0,
+                   time.time())  # fmt: skip
+
+
+def _cancel_halted(
+    machine: RunMachine, running: dict[int, _Call], tools: Mapping[str, Tool]
+) -> None:
+    """Cancel the async calls a failure halted, and record them as cancelled now."""
+    tokens = to_cancel(machine, ((token, call.unit) for token, call in running.items()), tools)
+    if not tokens:
+        return
+    now = time.time()
+    for token in tokens:
+        call = running.pop(token)
+        assert call.future is not None
+        call.future.cancel()
+        machine.cancel(call.unit, call.dispatched, now)
