@@ -32,7 +32,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -54,7 +53,7 @@ from dagwright.errors import (
 from dagwright.events import Event, Hook, RunFinished, RunStarted
 from dagwright.flows import Flow
 from dagwright.lanes.observe import Observer, wants_events
-from dagwright.lanes.pool import WorkerPool, nested_wait, serving
+from dagwright.lanes.pool import WorkerPool, block_worker, serving
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
@@ -260,10 +259,16 @@ class FlowExecutor:
 
     def _stream(self, run: _Run) -> Iterator[Event | ExecutionResult]:
         assert run.observer is not None
-        with self._drive(run):
+        me, blocked = self._enter(run)
+        try:
             yield from run.observer.take_pending()
             yield from self._lane_sync(run)
             result = self._finish(run)
+        except BaseException as exc:
+            self._abort(run, exc)
+            raise
+        finally:
+            self._leave(me, blocked)
         yield from run.observer.take_pending()
         yield result
 
@@ -285,7 +290,8 @@ class FlowExecutor:
 
     async def _astream(self, run: _Run) -> AsyncIterator[Event | ExecutionResult]:
         assert run.observer is not None
-        with self._drive(run):
+        me, blocked = self._enter(run)
+        try:
             for event in run.observer.take_pending():
                 yield event
             driver = self._lane_async(run)
@@ -295,6 +301,11 @@ class FlowExecutor:
             finally:
                 await driver.aclose()
             result = self._finish(run)
+        except BaseException as exc:
+            self._abort(run, exc)
+            raise
+        finally:
+            self._leave(me, blocked)
         for event in run.observer.take_pending():
             yield event
         yield result
@@ -337,41 +348,55 @@ class FlowExecutor:
         )
 
     def _complete(self, run: _Run) -> ExecutionResult:
-        with self._drive(run):
+        me, blocked = self._enter(run)
+        try:
             for _ in self._lane_sync(run):
                 pass
             return self._finish(run)
-
-    async def _acomplete(self, run: _Run) -> ExecutionResult:
-        with self._drive(run):
-            async for _ in self._lane_async(run):
-                pass
-            return self._finish(run)
-
-    @contextmanager
-    def _drive(self, run: _Run) -> Iterator[None]:
-        """Count ``run`` as in flight while a lane drives it; stop it cleanly on any
-        exception (``KeyboardInterrupt``, a store fault, a stream closed early)."""
-        me = threading.get_ident()
-        try:
-            with self._lock:
-                if self._closed:
-                    raise ExecutorClosedError(
-                        "this FlowExecutor was closed before the run could start",
-                        hint="start runs before close(), or use a new FlowExecutor",
-                    )
-                self._driving[me] = self._driving.get(me, 0) + 1
-        except BaseException as exc:
-            self._abort(run, exc)
-            raise
-        try:
-            with nested_wait():
-                yield
         except BaseException as exc:
             self._abort(run, exc)
             raise
         finally:
-            self._run_ended(me)
+            self._leave(me, blocked)
+
+    async def _acomplete(self, run: _Run) -> ExecutionResult:
+        me, blocked = self._enter(run)
+        try:
+            async for _ in self._lane_async(run):
+                pass
+            return self._finish(run)
+        except BaseException as exc:
+            self._abort(run, exc)
+            raise
+        finally:
+            self._leave(me, blocked)
+
+    def _enter(self, run: _Run) -> tuple[int, WorkerPool | None]:
+        """Count ``run`` as in flight while a lane drives it (``ExecutorClosedError`` once
+        closed). Every driver stops its run cleanly on any exception (a
+        ``KeyboardInterrupt``, a store fault, a stream closed early) with :meth:`_abort`
+        and ends with :meth:`_leave`."""
+        me = threading.get_ident()
+        with self._lock:
+            if not self._closed:
+                self._driving[me] = self._driving.get(me, 0) + 1
+                closed = False
+            else:
+                closed = True
+        if closed:
+            error = ExecutorClosedError(
+                "this FlowExecutor was closed before the run could start",
+                hint="start runs before close(), or use a new FlowExecutor",
+            )
+            self._abort(run, error)
+            raise error
+        # A pool worker driving a nested run lets its pool start another meanwhile.
+        return me, block_worker()
+
+    def _leave(self, thread: int, blocked: WorkerPool | None) -> None:
+        if blocked is not None:
+            blocked.unblock()
+        self._run_ended(thread)
 
     def _abort(self, run: _Run, exc: BaseException) -> None:
         """A run stopped without finishing: release its lease. When it was interrupted

@@ -15,7 +15,8 @@ Usage::
   with one ``write`` and an ``fsync``, before it returns, so the test counts executions.
 
 Modes ``run`` (when not killed), ``resume`` and ``many`` print one JSON object to stdout,
-by run id: digest, success, output and the map's per-instance ``[index, outputs]``.
+by run id: digest, success, output and the map's per-instance ``[index, outputs]``; a
+resume refused because another live process holds the run prints ``{"locked": true}``.
 
 The flow is a DAG that mixes a map with plain steps::
 
@@ -40,7 +41,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from dagwright import DAGFlow, ExecutionResult, FlowExecutor, MapStep, Step, Tool, tool
-from dagwright.checkpoint import SQLiteCheckpointer
+from dagwright.checkpoint import Owner, SQLiteCheckpointer
+from dagwright.errors import RunLockedError
 
 N_ITEMS = 6
 MAP_STEP = "fan"
@@ -173,7 +175,7 @@ class KillingCheckpointer(SQLiteCheckpointer):
         self.count = 0
         self._count_lock = threading.Lock()
 
-    def append(self, run_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
+    def append(self, run_id: str, entries: Sequence[Mapping[str, Any]], owner: Owner) -> None:
         entries = list(entries)
         with self._count_lock:
             first = self.count + 1
@@ -182,9 +184,9 @@ class KillingCheckpointer(SQLiteCheckpointer):
         if self.kill_at and first <= self.kill_at <= last:
             keep = self.kill_at - first + (0 if self.before else 1)
             if keep:
-                super().append(run_id, entries[:keep])
+                super().append(run_id, entries[:keep], owner)
             os.kill(os.getpid(), signal.SIGKILL)
-        super().append(run_id, entries)
+        super().append(run_id, entries, owner)
 
 
 def _wait_for(path: Path, timeout_s: float = 60.0) -> None:
@@ -209,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
     parser.add_argument("--runs", type=int, default=1, help="mode many: runs at once")
     parser.add_argument("--prefix", default="p", help="mode many: run id prefix")
-    parser.add_argument("--start-file", default=None, help="mode many: wait for it")
+    parser.add_argument("--start-file", default=None, help="modes many, resume: wait for it")
+    parser.add_argument("--lease-s", type=float, default=30.0)
     args = parser.parse_args(argv)
 
     checkpointer = KillingCheckpointer(
@@ -218,10 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         before=args.kill_when == "before",
         synchronous=args.synchronous,
         flush_every=1,
+        lease_s=args.lease_s,
     )
     flow = make_flow()
     tools = make_tools(args.log)
     results: dict[str, ExecutionResult] = {}
+    locked: list[str] = []
     with FlowExecutor(
         tools, checkpointer=checkpointer, max_concurrency=args.max_concurrency
     ) as executor:
@@ -232,11 +237,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 results[args.run_id] = asyncio.run(executor.arun(flow, inputs, run_id=args.run_id))
         elif args.mode == "resume":
+            if args.start_file is not None:
+                _wait_for(Path(args.start_file))
             for run_id in args.run_id.split(","):
-                if args.lane == "sync":
-                    results[run_id] = executor.resume(run_id, flow)
-                else:
-                    results[run_id] = asyncio.run(executor.aresume(run_id, flow))
+                try:
+                    if args.lane == "sync":
+                        results[run_id] = executor.resume(run_id, flow)
+                    else:
+                        results[run_id] = asyncio.run(executor.aresume(run_id, flow))
+                except RunLockedError:
+                    locked.append(run_id)
         else:
             if args.start_file is not None:
                 _wait_for(Path(args.start_file))
@@ -266,7 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 results.update(zip(ids, asyncio.run(all_runs()), strict=True))
     checkpointer.close()
-    json.dump({rid: summary(result) for rid, result in results.items()}, sys.stdout)
+    printed: dict[str, Any] = {rid: summary(result) for rid, result in results.items()}
+    printed.update({rid: {"locked": True} for rid in locked})
+    json.dump(printed, sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -18,7 +18,7 @@ Rules:
   call. Workers are daemon threads, so a tool that never returns cannot keep the
   interpreter from exiting.
 * A worker that waits on a nested run (a tool calling ``run`` on an executor) is
-  *blocked* (:func:`nested_wait`): while it waits the pool may start one more worker,
+  *blocked* (:func:`block_worker`): while it waits the pool may start one more worker,
   so a nested run never waits for a worker its own caller holds.
 """
 
@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -190,7 +189,8 @@ class WorkerPool(Executor):
         if spawn:
             self._spawn()
 
-    def _unblock(self) -> None:
+    def unblock(self) -> None:
+        """End a wait begun by :func:`block_worker`."""
         with self._lock:
             self._blocked -= 1
 
@@ -258,20 +258,16 @@ def serving() -> bool:
     return getattr(_local, "serving", False) or getattr(_local, "worker", None) is not None
 
 
-@contextmanager
-def nested_wait() -> Iterator[None]:
-    """Mark this thread's pool worker (if it is one) as blocked while the body waits.
+def block_worker() -> WorkerPool | None:
+    """Mark this thread's pool worker (if it is one) as blocked on a nested run.
 
     A tool that runs a flow waits for that flow's calls; while it waits, its pool may
     start one more worker, so the nested run never needs the very worker it blocks.
+    Returns the pool to hand to :meth:`WorkerPool.unblock` when the wait is over, or
+    ``None`` when this thread is no pool's worker.
     """
     worker: _Worker | None = getattr(_local, "worker", None)
     if worker is None or worker.retired:
-        yield
-        return
-    pool = worker.pool
-    pool._block()
-    try:
-        yield
-    finally:
-        pool._unblock()
+        return None
+    worker.pool._block()
+    return worker.pool

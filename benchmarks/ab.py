@@ -1,0 +1,91 @@
+"""Compare two source trees of dagwright on the hot-path workloads, interleaved.
+
+Usage::
+
+    python benchmarks/ab.py BEFORE_TREE AFTER_TREE [--rounds 10] [--min-time 0.3]
+
+Each round measures every workload once in a fresh process per tree, alternating the
+trees (before, after, before, after...), so drift on a shared machine hits both alike.
+A process imports ``dagwright`` and ``benchmarks._workloads`` from its tree, warms up,
+then times calls of one workload for ``--min-time`` seconds and prints its median. The
+table gives each tree's median of those medians and the ratio after / before.
+
+Workloads: ``linear5`` (a 5-step linear flow, sync lane, default executor) and
+``dag1000`` (1000 leaves and a join, ``max_concurrency=8``), the figures the
+performance targets in DESIGN section 7 are stated for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+WORKLOADS = ("linear5", "dag1000")
+
+_CHILD = r"""
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+from benchmarks import _workloads as w
+
+name, min_time = sys.argv[2], float(sys.argv[3])
+if name == "linear5":
+    ex, flow, inputs = w.executor(8), w.linear(5), w.LINEAR_INPUTS
+else:
+    ex, flow, inputs = w.executor(8), w.fan_dag(), w.DAG_INPUTS
+for _ in range(20):
+    assert ex.run(flow, inputs).success
+samples = []
+deadline = time.perf_counter() + min_time
+while time.perf_counter() < deadline or len(samples) < 5:
+    start = time.perf_counter()
+    ex.run(flow, inputs)
+    samples.append(time.perf_counter() - start)
+ex.close()
+print(json.dumps({"median": statistics.median(samples), "n": len(samples)}))
+"""
+
+
+def sample(tree: Path, workload: str, min_time: float) -> float:
+    """One process's median seconds per run of ``workload`` with ``tree``'s dagwright."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(tree), workload, str(min_time)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tree,
+        timeout=300,
+    )
+    return float(json.loads(proc.stdout)["median"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--min-time", type=float, default=0.3)
+    args = parser.parse_args(argv)
+    trees = {"before": args.before.resolve(), "after": args.after.resolve()}
+    medians: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for workload in WORKLOADS:
+            for label, tree in trees.items():
+                medians.setdefault((workload, label), []).append(
+                    sample(tree, workload, args.min_time)
+                )
+    print("| workload | before | after | after / before |")
+    print("|---|---:|---:|---:|")
+    for workload in WORKLOADS:
+        before = statistics.median(medians[(workload, "before")])
+        after = statistics.median(medians[(workload, "after")])
+        ratio = after / before
+        print(f"| {workload} | {before * 1e6:.1f} us | {after * 1e6:.1f} us | {ratio:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
