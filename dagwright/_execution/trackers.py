@@ -95,9 +95,12 @@ class Frame:
     ``outputs[i]`` is what step ``i`` wrote, ``records[i]`` its record, ``state[i]`` its
     state, ``waiting[i]`` how many predecessors are not terminal yet. ``open`` counts
     activated steps not yet ended; ``stopping`` is set when a failure halts the frame.
+    ``failure`` is the first failure that halted it and ``cause`` the exception behind
+    that failure, when one was reported with it.
     """
 
     __slots__ = (
+        "cause",
         "failure",
         "fanout",
         "incomplete",
@@ -148,6 +151,7 @@ class Frame:
         self.stopping = False
         self.incomplete = False
         self.failure: ErrorInfo | None = None
+        self.cause: BaseException | None = None
 
     def record_list(self) -> tuple[StepRecord, ...]:
         """The records so far, in canonical order."""
@@ -165,9 +169,11 @@ class Frame:
 
 
 class Fanout:
-    """The mutable tracker of one running map step."""
+    """The mutable tracker of one running map step (``failure`` and ``cause``: the first
+    instance failure under fail-fast, as in :class:`Frame`)."""
 
     __slots__ = (
+        "cause",
         "errors",
         "failure",
         "frame",
@@ -198,6 +204,7 @@ class Fanout:
         self.errors: dict[int, dict[str, Any]] = {}
         self.restored: dict[int, StepRecord] | None = None
         self.failure: ErrorInfo | None = None
+        self.cause: BaseException | None = None
         self.stopping = False
         self.incomplete = False
 

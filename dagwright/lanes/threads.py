@@ -196,10 +196,9 @@ def _expire(machine: RunMachine, running: dict[int, list[Any]]) -> None:
     for token, (unit, deadline, started) in list(running.items()):
         if deadline is not None and deadline <= now:
             del running[token]
-            info, _ = describe_failure(
-                StepTimeoutError(
-                    f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}; "
-                    "its thread was abandoned and its result will be discarded"
-                )
+            error = StepTimeoutError(
+                f"tool {unit.tool!r} did not finish within timeout_s={unit.timeout_s}; "
+                "its thread was abandoned and its result will be discarded"
             )
-            machine.fail(unit, info, _TIMEOUT_NAMES, started, time.time())
+            info, _ = describe_failure(error)
+            machine.fail(unit, info, _TIMEOUT_NAMES, started, time.time(), cause=error)
