@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import pickle
 import threading
 from collections.abc import Callable
@@ -26,8 +27,13 @@ from dagwright import (
     tool,
 )
 from dagwright.events import (
+    EVENT_CLASSES,
     RunFinished,
+    StepCompleted,
+    StepEvent,
     StepFailed,
+    StepFallback,
+    StepStarted,
 )
 from tests.conftest import Result, double
 from tests.test_events import collect_stream
@@ -297,6 +303,57 @@ def test_a_failure_restored_from_a_journal_has_no_cause(lane: Lane) -> None:
     assert caught.value.__cause__ is None
 
 
+@tool
+def rescue(result: int) -> Result:
+    """Stands in for a failed tool."""
+    return Result(result=-result)
+
+
+def test_a_fallback_is_visible_in_the_events(lane: Lane) -> None:
+    assert StepFallback in EVENT_CLASSES
+    flow = Flow("f", [Step(tool="explode", on_error="fallback:rescue")])
+    with FlowExecutor([explode, rescue]) as ex:
+        items = collect_stream(ex, flow, {"result": 3}, lane.lane)  # type: ignore[attr-defined]
+    result = items[-1]
+    assert result.success and result.output["result"] == -3
+    record = result.step("explode")
+    assert (record.tool, record.fallback) == ("explode", "rescue")
+    steps = [e for e in items[:-1] if isinstance(e, StepEvent)]
+    assert [(type(e).__name__, e.tool, e.attempt) for e in steps] == [
+        ("StepStarted", "explode", 0),
+        ("StepFallback", "explode", 0),
+        ("StepStarted", "rescue", 1),
+        ("StepCompleted", "rescue", 1),
+    ]
+    fallback = steps[1]
+    assert isinstance(fallback, StepFallback) and fallback.fallback == "rescue"
+    assert fallback.error == record.attempts[0].error
+    assert (fallback.error.type, fallback.error.message) == ("ValueError", "kaboom at 3")
+    assert "in explode" in (fallback.error.traceback or "")
+    assert isinstance(steps[-1], StepCompleted) and steps[-1].outputs == {"result": -3}
+
+
+def test_a_failing_fallback_fails_under_its_own_name(lane: Lane) -> None:
+    @tool(name="rescue")
+    def broken_rescue(result: int) -> Result:
+        """Fails too."""
+        raise OSError("rescue failed")
+
+    flow = Flow("f", [Step(tool="explode", on_error="fallback:rescue")])
+    with FlowExecutor([explode, broken_rescue]) as ex:
+        items = collect_stream(ex, flow, {"result": 3}, lane.lane)  # type: ignore[attr-defined]
+    failed = [e for e in items if isinstance(e, StepFailed)]
+    assert len(failed) == 1 and failed[0].tool == "rescue"
+    assert failed[0].error.type == "OSError" and "in broken_rescue" in (
+        failed[0].error.traceback or ""
+    )
+    assert [type(e) for e in items if isinstance(e, StepStarted | StepFallback)] == [
+        StepStarted,
+        StepFallback,
+        StepStarted,
+    ]
+
+
 def test_failure_events_carry_the_traceback(lane: Lane) -> None:
     flow = Flow("f", [Step(tool="explode")])
     with FlowExecutor([explode]) as ex:
@@ -305,3 +362,28 @@ def test_failure_events_carry_the_traceback(lane: Lane) -> None:
     finished = next(e for e in items if isinstance(e, RunFinished))
     assert "in explode" in (failed.error.traceback or "")
     assert finished.error is not None and finished.error.traceback == failed.error.traceback
+
+
+def test_the_debug_log_of_a_failure_tells_its_story(
+    lane: Lane, caplog: pytest.LogCaptureFixture
+) -> None:
+    flow = Flow("f", [Step(tool="explode", on_error="fallback:explode")])
+    with FlowExecutor([explode]) as ex, caplog.at_level(logging.DEBUG, logger="dagwright"):
+        result = lane(ex, flow, {"result": 5})
+    assert not result.success
+    lines = [r.getMessage() for r in caplog.records if r.name == "dagwright"]
+
+    def line(event: str) -> str:
+        found = [m for m in lines if f"event='{event}'" in m]
+        assert len(found) == 1, lines
+        return found[0]
+
+    for event in ("StepFallback", "StepFailed", "RunFinished"):
+        text = line(event)
+        assert "error_code='DW-E101'" in text
+        assert "error_type='ValueError'" in text
+        assert "message='kaboom at 5'" in text
+        assert "traceback='Traceback (most recent call last):" in text
+        assert "in explode" in text
+    started = [m for m in lines if "event='StepStarted'" in m]
+    assert len(started) == 2 and not any("traceback" in m for m in started)

@@ -61,6 +61,7 @@ from dagwright._execution.trackers import (
     END_NOTE,
     FAILED,
     NOT_RUN,
+    NOTE_FALLBACK,
     NOTE_RETRIED,
     NOTE_STARTED,
     SKIPPED,
@@ -234,6 +235,11 @@ class RunMachine(FanoutRules):
                 self.queue.append(unit)
                 return
             if step.fallback is not None:
+                if self.notes is not None:
+                    self.notes.append(
+                        (NOTE_FALLBACK, unit.frame, step.id, unit.index, unit.attempt,
+                         unit.tool, (error, step.fallback))
+                    )  # fmt: skip
                 unit.attempt += 1
                 unit.delay = 0.0
                 unit.is_fallback = True
@@ -514,7 +520,8 @@ class RunMachine(FanoutRules):
         assert self.notes is not None
         attempt = record.attempts[-1].number if record.attempts else 0
         payload = written if state == DONE else record.error
-        tool = record.tool if record.tool is not None else record.flow
+        # The tool that produced the outcome: the fallback tool once it was called.
+        tool = record.fallback or record.tool or record.flow
         self.notes.append(
             (END_NOTE[state], frame, record.step_id, record.index, attempt, tool, payload)
         )

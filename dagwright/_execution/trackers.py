@@ -17,7 +17,15 @@ from dagwright.results import AttemptRecord, ErrorInfo, StepRecord, StepStatus
 PENDING, ACTIVE, DONE, SKIPPED, FAILED, CANCELLED, NOT_RUN = range(7)
 
 # What a machine notes for its lane to report, when someone listens.
-NOTE_STARTED, NOTE_COMPLETED, NOTE_FAILED, NOTE_SKIPPED, NOTE_RETRIED, NOTE_CANCELLED = range(6)
+(
+    NOTE_STARTED,
+    NOTE_COMPLETED,
+    NOTE_FAILED,
+    NOTE_SKIPPED,
+    NOTE_RETRIED,
+    NOTE_CANCELLED,
+    NOTE_FALLBACK,
+) = range(7)
 
 STATUS_NAME: dict[int, StepStatus] = {
     DONE: "completed",
