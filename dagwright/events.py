@@ -8,10 +8,17 @@ then the instance index), the map ``index`` of an instance (``None`` for a step)
 ``attempt`` number and the ``tool`` (or sub-flow) called.
 
 Per step that runs: one :class:`StepStarted` per attempt, a :class:`StepRetried` between
-attempts, then exactly one end event (:class:`StepCompleted`, :class:`StepFailed`,
-:class:`StepSkipped` or :class:`StepCancelled`). A skipped step has only its end event.
+attempts, a :class:`StepFallback` when the primary tool failed for good and the step's
+fallback tool is called next, then exactly one end event (:class:`StepCompleted`,
+:class:`StepFailed`, :class:`StepSkipped` or :class:`StepCancelled`). An end event's
+``tool`` is the tool whose call produced the outcome: the fallback tool once it was
+called. A skipped step has only its end event.
 Map instances get the same events with ``index`` set. The run is framed by
 :class:`RunStarted` and :class:`RunFinished`.
+
+Events with an ``error`` carry an :class:`~dagwright.results.ErrorInfo` with its
+``traceback`` (when an exception was raised); their DEBUG log line carries
+``error_code``, ``error_type``, ``message`` and ``traceback``.
 
 Hooks (``FlowExecutor(hooks=[...])`` or ``run(..., hooks=[...])``) are plain callables
 taking one event. They are called one at a time, in the order events happened, never
@@ -70,7 +77,9 @@ class StepStarted(StepEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepCompleted(StepEvent):
-    """A step or instance completed; ``outputs`` is what it wrote (an instance: its outputs)."""
+    """A step or instance completed; ``outputs`` is what it wrote (an instance: its outputs).
+
+    ``tool`` is the fallback tool when the fallback produced the outputs."""
 
     outputs: Mapping[str, Any]
 
@@ -99,6 +108,15 @@ class StepRetried(StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StepFallback(StepEvent):
+    """The primary tool (``tool``, at ``attempt``) failed for good with ``error``; the
+    step's ``fallback`` tool is called next."""
+
+    error: ErrorInfo
+    fallback: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepCancelled(StepEvent):
     """A running step or instance was cancelled (a sibling failed, or the run stopped)."""
 
@@ -116,5 +134,6 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     StepFailed,
     StepSkipped,
     StepRetried,
+    StepFallback,
     StepCancelled,
 )

@@ -570,6 +570,7 @@ class FlowExecutor:
             machine.context(),
             machine.records(),
             machine.error,
+            cause=machine.cause,
         )
         if run.observer is not None:
             run.observer.emit(

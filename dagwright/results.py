@@ -2,7 +2,8 @@
 
 Step, attempt and error records are named tuples: immutable, and built once per step
 for a fraction of a frozen dataclass's cost (they are on the hot path of every run).
-``to_dict(times=False)`` is the deterministic projection hashed into a run's digest:
+``to_dict(times=False)`` (no times, no tracebacks) is the deterministic projection
+hashed into a run's digest:
 for deterministic tools it is byte-identical across lanes, concurrency settings and
 repeated runs, because records are kept in canonical order, never completion order.
 """
@@ -23,28 +24,44 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class ErrorInfo(NamedTuple):
-    """Why a step (or run) failed: stable ``code``, exception ``type`` name and ``message``."""
+    """Why a step (or run) failed: stable ``code``, exception ``type`` name and ``message``.
+
+    ``traceback`` is the formatted traceback of the exception, starting at the tool's own
+    frames (``None`` when no exception was raised, e.g. a missing input). It is left out
+    of the deterministic projection, and so of the digest: it names files and lines.
+    """
 
     code: str
     type: str
     message: str
     step_id: str | None = None
     index: int | None = None  # type: ignore[assignment]  # the map index, not tuple.index
+    traceback: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data."""
-        return {
+    def to_dict(self, *, traceback: bool = True) -> dict[str, Any]:
+        """Plain JSON data; ``traceback=False`` leaves out the traceback."""
+        data: dict[str, Any] = {
             "code": self.code,
             "type": self.type,
             "message": self.message,
             "step_id": self.step_id,
             "index": self.index,
         }
+        if traceback:
+            data["traceback"] = self.traceback
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ErrorInfo:
-        """The inverse of :meth:`to_dict`."""
-        return cls(data["code"], data["type"], data["message"], data["step_id"], data["index"])
+        """The inverse of :meth:`to_dict` (``traceback`` is ``None`` when left out)."""
+        return cls(
+            data["code"],
+            data["type"],
+            data["message"],
+            data["step_id"],
+            data["index"],
+            data.get("traceback"),
+        )
 
 
 def _error(data: Mapping[str, Any] | None) -> ErrorInfo | None:
@@ -62,12 +79,12 @@ class AttemptRecord(NamedTuple):
     ended_at: float | None = None
 
     def to_dict(self, *, times: bool = True) -> dict[str, Any]:
-        """Plain JSON data; ``times=False`` leaves out the wall-clock times."""
+        """Plain JSON data; ``times=False`` leaves out the wall-clock times and tracebacks."""
         data: dict[str, Any] = {
             "number": self.number,
             "status": self.status,
             "tool": self.tool,
-            "error": None if self.error is None else self.error.to_dict(),
+            "error": None if self.error is None else self.error.to_dict(traceback=times),
         }
         if times:
             data["started_at"] = self.started_at
@@ -113,7 +130,8 @@ class StepRecord(NamedTuple):
     ended_at: float | None = None
 
     def to_dict(self, *, times: bool = True) -> dict[str, Any]:
-        """Plain JSON data; ``times=False`` gives the deterministic projection."""
+        """Plain JSON data; ``times=False`` gives the deterministic projection (no times,
+        no tracebacks)."""
         data: dict[str, Any] = {
             "step_id": self.step_id,
             "status": self.status,
@@ -122,7 +140,7 @@ class StepRecord(NamedTuple):
             "inputs": dict(self.inputs),
             "outputs": dict(self.outputs),
             "attempts": [a.to_dict(times=times) for a in self.attempts],
-            "error": None if self.error is None else self.error.to_dict(),
+            "error": None if self.error is None else self.error.to_dict(traceback=times),
             "index": self.index,
             "children": [c.to_dict(times=times) for c in self.children],
             "fallback": self.fallback,
@@ -166,9 +184,16 @@ class ExecutionResult:
     has ``success=False`` and ``error``; it does not raise unless ``raise_for_error()``
     is called. ``digest`` (sha256 of the canonical JSON of output and records without
     times) is computed on first access, so runs that never read it do not pay for it.
+
+    The ``cause`` keyword keeps the exception behind ``error`` when the run happened in
+    this process (the innermost tool's exception for a failed sub-flow or map instance),
+    for ``raise_for_error()`` to chain. It is not part of the digest or the repr and is
+    not pickled: a result unpickled elsewhere, or a failure restored from a journal, has
+    none.
     """
 
     __slots__ = (
+        "_cause",
         "_digest",
         "error",
         "flow_name",
@@ -188,6 +213,8 @@ class ExecutionResult:
         output: dict[str, Any],
         steps: tuple[StepRecord, ...],
         error: ErrorInfo | None = None,
+        *,
+        cause: BaseException | None = None,
     ) -> None:
         self.run_id = run_id
         self.flow_name = flow_name
@@ -197,6 +224,16 @@ class ExecutionResult:
         self.steps = steps
         self.error = error
         self._digest: str | None = None
+        self._cause = cause
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Every slot but the cause: an exception may hold anything, pickled or not.
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_cause"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._cause = None
 
     @property
     def digest(self) -> str:
@@ -230,7 +267,11 @@ class ExecutionResult:
         raise KeyError(step_id)
 
     def raise_for_error(self) -> ExecutionResult:
-        """Raise :class:`RunFailedError` if the run failed; return ``self`` otherwise."""
+        """Raise :class:`RunFailedError` if the run failed; return ``self`` otherwise.
+
+        The error's ``__cause__`` is the exception that failed the run, when the run
+        happened in this process (see the class docstring).
+        """
         if not self.success:
             err = self.error
             detail = (
@@ -240,5 +281,5 @@ class ExecutionResult:
             )
             raise RunFailedError(
                 f"run {self.run_id} of flow {self.flow_name!r}: {detail}", result=self
-            )
+            ) from self._cause
         return self

@@ -25,6 +25,7 @@ from dagwright._execution.journal import (
     instance_entry,
     missing_input_error,
     step_target,
+    subflow_error,
 )
 from dagwright._execution.plan import Plan, StepPlan
 from dagwright._execution.trackers import (
@@ -32,6 +33,7 @@ from dagwright._execution.trackers import (
     DONE,
     FAILED,
     NOTE_STARTED,
+    STATUS_NAME,
     Fanout,
     Frame,
     Unit,
@@ -81,6 +83,7 @@ class FanoutRules:
             attempts: tuple[AttemptRecord, ...],
             children: tuple[StepRecord, ...],
             fallback: str | None = None,
+            cause: BaseException | None = None,
         ) -> None: ...
 
         def _halt(self, frame: Frame) -> None: ...
@@ -159,7 +162,9 @@ class FanoutRules:
         outputs: dict[str, Any] | None,
         record: StepRecord | None,
         error: ErrorInfo | None,
+        cause: BaseException | None = None,
     ) -> None:
+        """Instance ``index`` ended; a fail-fast failure keeps ``cause`` for the map step."""
         fanout.running -= 1
         fanout.records[index] = record
         if record is not None:
@@ -181,7 +186,7 @@ class FanoutRules:
                     "message": error.message,
                 }
             elif fanout.failure is None:
-                fanout.failure = error
+                fanout.failure, fanout.cause = error, cause
                 fanout.stopping = True
                 self.halting = True
                 self._halt(fanout.frame)
@@ -194,6 +199,24 @@ class FanoutRules:
         elif not fanout.stopping and fanout.next < len(fanout.items):
             self._refill.append(fanout)
 
+    def _instance_closed(self, frame: Frame, fanout: Fanout) -> None:
+        """The sub-flow frame of map instance ``frame.index`` closed: end the instance."""
+        children = frame.record_list()
+        step, index = fanout.step, frame.index or 0
+        if frame.failure is not None:
+            error = subflow_error(step, frame.failure, index)
+            state, outputs = FAILED, None
+        elif frame.incomplete:
+            error, state, outputs = cancelled_error(step, index), CANCELLED, None
+        else:
+            error, state, outputs = None, DONE, frame.subflow_outputs()
+        start, end = children_span(children)
+        record = StepRecord(
+            step.id, STATUS_NAME[state], None, step.target, frame.inputs, outputs or {},
+            (), error, index, children, None, start, end,
+        )  # fmt: skip
+        self._instance_ended(fanout, index, state, outputs, record, error, frame.cause)
+
     def _fanout_halted(self, fanout: Fanout) -> bool:
         return fanout.stopping or halted(fanout.frame)
 
@@ -202,7 +225,7 @@ class FanoutRules:
         children = tuple(r for r in fanout.records if r is not None)
         inputs = {**fanout.shared, "over": fanout.items}
         if fanout.failure is not None:
-            self._step_failed(frame, step, fanout.failure, inputs, (), children)
+            self._step_failed(frame, step, fanout.failure, inputs, (), children, None, fanout.cause)
             return
         start, end = children_span(children)
         if fanout.incomplete or fanout.next < len(fanout.items):

@@ -79,6 +79,7 @@ def cancelled_error(step: StepPlan, index: int | None) -> ErrorInfo:
 
 
 def subflow_error(step: StepPlan, inner: ErrorInfo, index: int | None) -> ErrorInfo:
+    """A sub-flow step's (or instance's) failure; it keeps the inner failure's traceback."""
     where = f"[{inner.index}]" if inner.index is not None else ""
     return ErrorInfo(
         SubflowError.code,
@@ -87,6 +88,7 @@ def subflow_error(step: StepPlan, inner: ErrorInfo, index: int | None) -> ErrorI
         f"[{inner.code}] {inner.type}: {inner.message}",
         step.id,
         index,
+        inner.traceback,
     )
 
 

@@ -61,6 +61,7 @@ from dagwright._execution.trackers import (
     END_NOTE,
     FAILED,
     NOT_RUN,
+    NOTE_FALLBACK,
     NOTE_RETRIED,
     NOTE_STARTED,
     SKIPPED,
@@ -106,7 +107,7 @@ class RunMachine(FanoutRules):
 
     Lanes call :meth:`take` for units to run and report each with :meth:`complete`,
     :meth:`fail` or :meth:`cancel`, until :attr:`finished`. Then :meth:`records`,
-    :meth:`context`, :attr:`success` and :attr:`error` describe the run.
+    :meth:`context`, :attr:`success`, :attr:`error` and :attr:`cause` describe the run.
     """
 
     def __init__(
@@ -201,15 +202,19 @@ class RunMachine(FanoutRules):
         error_names: tuple[str, ...],
         started_at: float,
         ended_at: float,
+        cause: BaseException | None = None,
     ) -> None:
         """Report that ``unit``'s call failed; ``error_names`` is the exception's MRO names.
 
         The machine retries it (the unit is queued again with ``attempt`` and ``delay``
-        set), calls the fallback tool, or records the failure.
+        set), calls the fallback tool, or records the failure. ``cause`` is the exception
+        itself, kept by reference (never inspected) for :attr:`cause`.
         """
         self.in_flight -= 1
         step = unit.step
-        error = ErrorInfo(error.code, error.type, error.message, step.id, unit.index)
+        error = ErrorInfo(
+            error.code, error.type, error.message, step.id, unit.index, error.traceback
+        )
         unit.attempts.append(
             AttemptRecord(unit.attempt, "failed", unit.tool, error, started_at, ended_at)
         )
@@ -230,13 +235,18 @@ class RunMachine(FanoutRules):
                 self.queue.append(unit)
                 return
             if step.fallback is not None:
+                if self.notes is not None:
+                    self.notes.append(
+                        (NOTE_FALLBACK, unit.frame, step.id, unit.index, unit.attempt,
+                         unit.tool, (error, step.fallback))
+                    )  # fmt: skip
                 unit.attempt += 1
                 unit.delay = 0.0
                 unit.is_fallback = True
                 unit.tool = step.fallback
                 self.queue.append(unit)
                 return
-        self._unit_ended(unit, FAILED, error)
+        self._unit_ended(unit, FAILED, error, cause)
         self._drain()
 
     def cancel(self, unit: Unit, started_at: float | None, ended_at: float | None) -> None:
@@ -265,6 +275,11 @@ class RunMachine(FanoutRules):
     def error(self) -> ErrorInfo | None:
         """The failure that ended the run, if any."""
         return self.root.failure
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The exception behind :attr:`error` (the innermost tool's), if one was reported."""
+        return self.root.cause
 
     def records(self) -> tuple[StepRecord, ...]:
         """The run's step records in canonical order."""
@@ -402,6 +417,7 @@ class RunMachine(FanoutRules):
         attempts: tuple[AttemptRecord, ...],
         children: tuple[StepRecord, ...],
         fallback: str | None = None,
+        cause: BaseException | None = None,
     ) -> None:
         """A step's final failure: ``on_error`` decides between failed and skipped."""
         state, halts = _ON_FAILURE[step.on_error]
@@ -412,7 +428,7 @@ class RunMachine(FanoutRules):
         )  # fmt: skip
         if halts:
             if frame.failure is None:
-                frame.failure = error
+                frame.failure, frame.cause = error, cause
             self._halt(frame)
         self._settle(frame, step.index, state, None, record)
 
@@ -431,7 +447,9 @@ class RunMachine(FanoutRules):
         elif parent.plan.steps[frame.parent_step].on_error != "skip":
             self._halt(parent)
 
-    def _unit_ended(self, unit: Unit, state: int, error: ErrorInfo) -> None:
+    def _unit_ended(
+        self, unit: Unit, state: int, error: ErrorInfo, cause: BaseException | None = None
+    ) -> None:
         step = unit.step
         attempts = tuple(unit.attempts)
         fallback = unit.tool if unit.is_fallback else None
@@ -441,9 +459,9 @@ class RunMachine(FanoutRules):
                 step.id, STATUS_NAME[state], step.target, None, unit.inputs, {}, attempts,
                 error, unit.index, (), fallback, start, end,
             )  # fmt: skip
-            self._instance_ended(unit.fanout, unit.index or 0, state, None, record, error)
+            self._instance_ended(unit.fanout, unit.index or 0, state, None, record, error, cause)
         elif state == FAILED:
-            self._step_failed(unit.frame, step, error, unit.inputs, attempts, (), fallback)
+            self._step_failed(unit.frame, step, error, unit.inputs, attempts, (), fallback, cause)
         else:
             start, end = attempt_span(attempts)
             record = StepRecord(
@@ -470,29 +488,15 @@ class RunMachine(FanoutRules):
         if frame.parent is None:
             self.finished = True
             return
-        children = frame.record_list()
-        fanout = frame.fanout
-        if fanout is not None:
-            step, index = fanout.step, frame.index or 0
-            if frame.failure is not None:
-                error = subflow_error(step, frame.failure, index)
-                state, outputs = FAILED, None
-            elif frame.incomplete:
-                error, state, outputs = cancelled_error(step, index), CANCELLED, None
-            else:
-                error, state, outputs = None, DONE, frame.subflow_outputs()
-            start, end = children_span(children)
-            record = StepRecord(
-                step.id, STATUS_NAME[state], None, step.target, frame.inputs, outputs or {},
-                (), error, index, children, None, start, end,
-            )  # fmt: skip
-            self._instance_ended(fanout, index, state, outputs, record, error)
+        if frame.fanout is not None:
+            self._instance_closed(frame, frame.fanout)
             return
+        children = frame.record_list()
         parent = frame.parent
         step = parent.plan.steps[frame.parent_step]
         if frame.failure is not None:
             error = subflow_error(step, frame.failure, None)
-            self._step_failed(parent, step, error, frame.inputs, (), children)
+            self._step_failed(parent, step, error, frame.inputs, (), children, None, frame.cause)
             return
         start, end = children_span(children)
         if frame.incomplete:
@@ -516,7 +520,8 @@ class RunMachine(FanoutRules):
         assert self.notes is not None
         attempt = record.attempts[-1].number if record.attempts else 0
         payload = written if state == DONE else record.error
-        tool = record.tool if record.tool is not None else record.flow
+        # The tool that produced the outcome: the fallback tool once it was called.
+        tool = record.fallback or record.tool or record.flow
         self.notes.append(
             (END_NOTE[state], frame, record.step_id, record.index, attempt, tool, payload)
         )

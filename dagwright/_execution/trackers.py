@@ -17,7 +17,15 @@ from dagwright.results import AttemptRecord, ErrorInfo, StepRecord, StepStatus
 PENDING, ACTIVE, DONE, SKIPPED, FAILED, CANCELLED, NOT_RUN = range(7)
 
 # What a machine notes for its lane to report, when someone listens.
-NOTE_STARTED, NOTE_COMPLETED, NOTE_FAILED, NOTE_SKIPPED, NOTE_RETRIED, NOTE_CANCELLED = range(6)
+(
+    NOTE_STARTED,
+    NOTE_COMPLETED,
+    NOTE_FAILED,
+    NOTE_SKIPPED,
+    NOTE_RETRIED,
+    NOTE_CANCELLED,
+    NOTE_FALLBACK,
+) = range(7)
 
 STATUS_NAME: dict[int, StepStatus] = {
     DONE: "completed",
@@ -95,9 +103,12 @@ class Frame:
     ``outputs[i]`` is what step ``i`` wrote, ``records[i]`` its record, ``state[i]`` its
     state, ``waiting[i]`` how many predecessors are not terminal yet. ``open`` counts
     activated steps not yet ended; ``stopping`` is set when a failure halts the frame.
+    ``failure`` is the first failure that halted it and ``cause`` the exception behind
+    that failure, when one was reported with it.
     """
 
     __slots__ = (
+        "cause",
         "failure",
         "fanout",
         "incomplete",
@@ -148,6 +159,7 @@ class Frame:
         self.stopping = False
         self.incomplete = False
         self.failure: ErrorInfo | None = None
+        self.cause: BaseException | None = None
 
     def record_list(self) -> tuple[StepRecord, ...]:
         """The records so far, in canonical order."""
@@ -165,9 +177,11 @@ class Frame:
 
 
 class Fanout:
-    """The mutable tracker of one running map step."""
+    """The mutable tracker of one running map step (``failure`` and ``cause``: the first
+    instance failure under fail-fast, as in :class:`Frame`)."""
 
     __slots__ = (
+        "cause",
         "errors",
         "failure",
         "frame",
@@ -198,6 +212,7 @@ class Fanout:
         self.errors: dict[int, dict[str, Any]] = {}
         self.restored: dict[int, StepRecord] | None = None
         self.failure: ErrorInfo | None = None
+        self.cause: BaseException | None = None
         self.stopping = False
         self.incomplete = False
 

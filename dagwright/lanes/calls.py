@@ -21,7 +21,9 @@ Fault rules, the same in every lane:
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -111,17 +113,46 @@ async def call_async(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return finish(tool, await tool.fn(prepare(tool, inputs)))
 
 
+# Modules whose frames lead into a tool call: left off the front of a recorded traceback.
+_CALL_PATH = ("dagwright.lanes", "dagwright.tools")
+
+
+def _on_call_path(tb: TracebackType) -> bool:
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return any(module == name or module.startswith(name + ".") for name in _CALL_PATH)
+
+
+def format_traceback(exc: BaseException) -> str:
+    """``exc``'s formatted traceback (with its chained causes), from the tool's own frames.
+
+    The frames of the lane and of the tool adapter that led into the call are left off
+    the front, so the text is the same in every lane. When nothing else is left (the
+    error was raised by dagwright itself, e.g. an output that does not validate), the
+    whole traceback is kept.
+    """
+    tb = exc.__traceback__
+    while tb is not None and _on_call_path(tb):
+        tb = tb.tb_next
+    if tb is None:
+        return "".join(traceback.format_exception(exc))
+    trimmed = traceback.TracebackException(type(exc), exc, tb, compact=True)
+    return "".join(trimmed.format())
+
+
 def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     """The recorded error for ``exc`` and the class names ``retry_on`` is matched against.
 
     dagwright's own step errors keep their code; anything a tool raised is recorded as
     ``ToolExecutionError`` (``DW-E101``) with the original exception's type and message.
-    Names include each class of the MRO by ``__name__`` and fully qualified name.
+    Either way the error keeps ``exc``'s traceback (:func:`format_traceback`). Names
+    include each class of the MRO by ``__name__`` and fully qualified name.
     """
+    story = format_traceback(exc)
     if isinstance(exc, StepError):
-        info = ErrorInfo(exc.code, type(exc).__name__, exc.message)
+        info = ErrorInfo(exc.code, type(exc).__name__, exc.message, traceback=story)
     else:
-        info = ErrorInfo(ToolExecutionError.code, type(exc).__name__, str(exc) or repr(exc))
+        message = str(exc) or repr(exc)
+        info = ErrorInfo(ToolExecutionError.code, type(exc).__name__, message, traceback=story)
     mro = type(exc).__mro__
     names = tuple(c.__name__ for c in mro) + tuple(f"{c.__module__}.{c.__qualname__}" for c in mro)
     return info, names
@@ -222,7 +253,7 @@ def report(
         machine.complete(unit, outputs, started, ended)
     else:
         info, names = describe_failure(exc)
-        machine.fail(unit, info, names, started, ended)
+        machine.fail(unit, info, names, started, ended, cause=exc)
 
 
 def next_round(

@@ -3,7 +3,8 @@
 Both lanes use one :class:`Observer` per observed run. The machine notes what happened
 (pure data, no clock); the observer stamps each note with ``time.monotonic()``, builds the
 event, calls the hooks one at a time (a failing hook is logged, never raised), logs it at
-DEBUG through structlog bound with the run and step ids, and keeps it for a stream.
+DEBUG through structlog bound with the run and step ids (and, for an event with an
+error, its code, type, message and traceback), and keeps it for a stream.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dagwright._execution.trackers import (
     NOTE_CANCELLED,
     NOTE_COMPLETED,
     NOTE_FAILED,
+    NOTE_FALLBACK,
     NOTE_RETRIED,
     NOTE_SKIPPED,
     NOTE_STARTED,
@@ -30,6 +32,7 @@ from dagwright.events import (
     StepCancelled,
     StepCompleted,
     StepFailed,
+    StepFallback,
     StepRetried,
     StepSkipped,
     StepStarted,
@@ -69,6 +72,12 @@ class Observer:
                 for name in ("step_id", "index", "attempt", "tool")
                 if getattr(event, name, None) is not None
             }
+            error = getattr(event, "error", None)
+            if error is not None:
+                fields["error_code"] = error.code
+                fields["error_type"] = error.type
+                fields["message"] = error.message
+                fields["traceback"] = error.traceback
             self._log.debug(type(event).__name__, **fields)
         if self.streaming:
             self.pending.append(event)
@@ -101,6 +110,8 @@ class Observer:
                 event = StepSkipped(error=payload, **common)
             elif kind == NOTE_RETRIED:
                 event = StepRetried(error=payload[0], delay=payload[1], **common)
+            elif kind == NOTE_FALLBACK:
+                event = StepFallback(error=payload[0], fallback=payload[1], **common)
             else:
                 assert kind == NOTE_CANCELLED
                 event = StepCancelled(error=payload, **common)
