@@ -25,6 +25,7 @@ processes by pid.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -227,10 +228,9 @@ class Heartbeat:
             for token, (renew, lease_s) in leases.items():
                 at = due.setdefault(token, now + lease_s / 3)
                 if at <= now:
-                    try:
+                    # A store fault: the run's next journal write reports it.
+                    with contextlib.suppress(Exception):
                         renew(time.time())
-                    except Exception:  # a store fault: the next journal write reports it
-                        pass
                     due[token] = now + lease_s / 3
             for token in [t for t in due if t not in leases]:
                 del due[token]
