@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import sqlite3
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +134,85 @@ def test_instances_on_one_file_never_collide(
     assert journal == [step(n) for n in range(5)]
     assert run.status == "succeeded"
     assert seqs(db_path) == [0, 1, 2, 3, 4]
+
+
+HOLDER = """
+import sys, time
+from dagwright.checkpoint import Owner, RunHeader, SQLiteCheckpointer, lease
+store = SQLiteCheckpointer(sys.argv[1], synchronous="NORMAL")
+owner = Owner.new()
+lease.hold(owner)
+now = time.time()
+store.begin(RunHeader("r1", "flow", "1", "digest", {}, "running", now, now), owner)
+store.append("r1", [{"kind": "step", "n": 0}], owner)
+print(owner.to_json(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_run_held_by_a_live_process_is_locked_until_that_process_dies(
+    opened: Callable[..., SQLiteCheckpointer], db_path: Path, live: Callable[[], Owner]
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        ready, _, _ = select.select([holder.stdout], [], [], 60)
+        assert ready, "the holder process did not start"
+        owner = Owner.from_json(holder.stdout.readline())
+        assert owner.pid == holder.pid
+        store, taker = opened(), live()
+        with pytest.raises(RunLockedError) as caught:
+            store.acquire("r1", taker, time.time())
+        assert caught.value.owner == owner.describe()
+        holder.kill()
+        holder.wait(timeout=30)
+        store.acquire("r1", taker, time.time())  # long before the lease would expire
+        store.append("r1", [step(1)], taker)
+        assert store.load("r1")[1] == [step(0), step(1)]
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+WRITER = """
+import sys, time
+from dagwright.checkpoint import Owner, RunHeader, SQLiteCheckpointer
+run_id = sys.argv[2]
+with SQLiteCheckpointer(sys.argv[1], synchronous="NORMAL") as store:
+    owner = Owner.new()
+    now = time.time()
+    store.begin(RunHeader(run_id, "flow", "1", "digest", {}, "running", now, now), owner)
+    for n in range(150):
+        store.append(run_id, [{"kind": "step", "n": n}], owner)
+    store.finish(run_id, "succeeded", time.time(), owner)
+"""
+
+
+def test_processes_writing_one_file_at_once_keep_every_journal_whole(
+    db_path: Path, opened: Callable[..., SQLiteCheckpointer]
+) -> None:
+    opened().close()  # create the file before the writers race for it
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), f"run{i}"]) for i in range(3)
+    ]
+    try:
+        for writer in writers:
+            assert writer.wait(timeout=120) == 0
+    finally:
+        for writer in writers:
+            writer.kill()
+            writer.wait(timeout=30)
+    store = opened()
+    for i in range(3):
+        run, journal = store.load(f"run{i}")
+        assert run.status == "succeeded"
+        assert journal == [step(n) for n in range(150)]
+        assert seqs(db_path, f"run{i}") == list(range(150))
 
 
 def test_flush_every_batches_instance_entries_with_the_lease_check(
