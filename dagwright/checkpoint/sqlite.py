@@ -131,7 +131,7 @@ class SQLiteCheckpointer:
             db.execute(_PUT_LEASE, (run_id, owner.token, owner.to_json(), at + self.lease_s))
             header = header.with_status("running", at)
             self._write_header(db, header)
-            # Entries other owners left waiting here can never be written now.
+        with self._lock:  # entries other owners left waiting can never be written now
             for key in [k for k in self._pending if k[0] == run_id and k[1] != owner.token]:
                 del self._pending[key]
         return header
