@@ -521,7 +521,7 @@ def test_sqlite_store_is_versioned_and_closes(tmp_path: Path) -> None:
     path = tmp_path / "v.sqlite"
     SQLiteCheckpointer(path).close()
     db = sqlite3.connect(path)
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     db.execute("UPDATE schema_version SET version = 99")
     db.commit()

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -493,35 +494,84 @@ def test_a_directory_nobody_may_write_to_is_reported() -> None:
     assert "write" in str(caught.value.hint)
 
 
-def test_a_read_only_store_file(db_path: Path, live: Callable[[], Owner]) -> None:
-    SQLiteCheckpointer(db_path).close()
-    db_path.chmod(0o444)
+NOBODY = 65534
 
-    def write() -> None:
-        with SQLiteCheckpointer(db_path) as store:
-            store.begin(header(), live())
 
-    if os.geteuid() == 0:  # root writes whatever the mode bits say
-        write()
+def as_unprivileged(check: Callable[[], None]) -> None:
+    """Run ``check`` as a user the mode bits apply to: this process, unless it is root;
+    then a forked child that drops to ``nobody`` (root writes whatever the bits say)."""
+    if os.geteuid() != 0:
+        check()
         return
-    # Others may open it; the first write fails.
-    with pytest.raises(CheckpointError) as caught:
-        write()
-    assert caught.value.path == str(db_path)
-    assert "writ" in str(caught.value.hint)
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit status only, never return into pytest
+        code = 1
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            check()
+            code = 0
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the unprivileged check did not finish")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0, "the check failed as an unprivileged user"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
-def test_a_read_only_directory(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+def shared_folder() -> Path:
+    """A fresh folder that an unprivileged user may enter (pytest's tmp_path is 0700)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="dagwright-ro-"))
+    folder.chmod(0o755)
+    return folder
+
+
+def test_a_read_only_store_file() -> None:
+    folder = shared_folder()
+    path = folder / "runs.sqlite"
+    SQLiteCheckpointer(path).close()
+    path.chmod(0o444)
+
+    def check() -> None:
+        # It may be opened; the first write fails, coded, naming the file.
+        with pytest.raises(CheckpointError) as caught, SQLiteCheckpointer(path) as store:
+            store.begin(header(), Owner.new())
+        assert caught.value.path == str(path)
+        assert "writ" in str(caught.value.hint)
+
     try:
+        as_unprivileged(check)
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_read_only_directory() -> None:
+    folder = shared_folder() / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH
+                 | stat.S_IXOTH)  # fmt: skip
+
+    def check() -> None:
         with pytest.raises(CheckpointError) as caught:
             SQLiteCheckpointer(folder / "runs.sqlite")
         assert_names(caught.value, folder / "runs.sqlite", None)
+
+    try:
+        as_unprivileged(check)
     finally:
         folder.chmod(0o755)
+        shutil.rmtree(folder.parent)
 
 
 # ---- locks ------------------------------------------------------------------------
