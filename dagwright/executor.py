@@ -22,6 +22,7 @@ import asyncio
 import os
 import threading
 import time
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -32,7 +33,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -69,6 +70,8 @@ _INTERRUPTIONS = (
     asyncio.CancelledError,
     ExecutorClosedError,
 )
+
+T = TypeVar("T")
 
 FlowRef = Flow | str
 RunInputs = Mapping[str, Any] | BaseModel | None
@@ -255,7 +258,14 @@ class FlowExecutor:
         early (``break``) stops the run: nothing new starts, calls in flight are abandoned.
         """
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=True)
-        return self._stream(run)
+        return self._discardable(self._stream(run), run)
+
+    def _discardable(self, stream: T, run: _Run) -> T:
+        """A stream that is dropped without being iterated never runs its ``finally``:
+        release its run's lease (recorded ``interrupted``) when it is collected."""
+        if run.owner is not None:
+            weakref.finalize(stream, self._abort, run, GeneratorExit())
+        return stream
 
     def _stream(self, run: _Run) -> Iterator[Event | ExecutionResult]:
         assert run.observer is not None
@@ -286,7 +296,7 @@ class FlowExecutor:
         cancels the calls in flight (use ``contextlib.aclosing`` to make that immediate).
         """
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=True)
-        return self._astream(run)
+        return self._discardable(self._astream(run), run)
 
     async def _astream(self, run: _Run) -> AsyncIterator[Event | ExecutionResult]:
         assert run.observer is not None

@@ -293,3 +293,28 @@ def test_timeout_is_recorded_word_for_word_alike_in_both_lanes() -> None:
         second = asyncio.run(ex.arun(flow, {"x": 1}))
     assert first.step("hang").to_dict(times=False) == second.step("hang").to_dict(times=False)
     assert first.digest == second.digest
+
+
+# ---- the sync lane's private loop dying never hangs run() -------------------------------
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("escape", [KeyboardInterrupt, SystemExit])
+def test_the_private_loop_dying_ends_the_run(
+    monkeypatch: pytest.MonkeyPatch, escape: type[BaseException]
+) -> None:
+    """Whatever kills the loop thread of a run's async tools, run() raises, never waits."""
+    from dagwright.lanes import aio
+
+    async def dies(*args: Any) -> Any:
+        def stop_the_loop() -> None:
+            raise escape
+
+        # asyncio lets these two out of a loop callback: they end run_forever.
+        asyncio.get_running_loop().call_soon(stop_the_loop)
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(aio, "execute_async", dies)
+    flow = Flow("f", [Step(tool="araise", inputs={"kind": Literal("cancelled")})])
+    with FlowExecutor([araise]) as ex, pytest.raises(escape):
+        ex.run(flow, {"x": 1})

@@ -169,3 +169,24 @@ def test_a_stream_started_before_close_is_refused_after_it() -> None:
     assert store is not None
     assert store.header("late").status == "interrupted"
     assert store.lease("late") is None
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["stream", "astream"])
+def test_a_stream_dropped_unread_releases_its_run(kind: str) -> None:
+    import gc
+
+    store = InMemoryCheckpointer()
+    with FlowExecutor([work], checkpointer=store) as ex:
+        if kind == "stream":
+            stream: Any = ex.stream(SHAPES["linear"], {"x": 1}, run_id="dropped")
+        else:
+            stream = ex.astream(SHAPES["linear"], {"x": 1}, run_id="dropped")
+        assert store.lease("dropped") is not None
+        del stream
+        gc.collect()
+        assert store.lease("dropped") is None
+        assert store.header("dropped").status == "interrupted"
+        result = ex.resume("dropped", SHAPES["linear"])  # taken over at once
+    assert result.success
+    assert result.output == {"x": 1, "value": 1}

@@ -35,6 +35,7 @@ from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.events import Event
 from dagwright.lanes.calls import (
+    FATAL,
     Outcome,
     abandon,
     execute,
@@ -235,9 +236,12 @@ def _wait(
     while True:
         kind = message[0]
         if kind == _DIED:
+            died = message[2]
+            if isinstance(died, FATAL):
+                raise died
             raise RuntimeError(
                 "dagwright internal error: the event loop of this run's async tools stopped"
-            ) from message[2]
+            ) from died
         call = running.get(message[1])
         if call is not None:  # else: a late result of an abandoned or cancelled call
             if kind == _STARTED:
