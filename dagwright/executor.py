@@ -18,7 +18,6 @@ the pool down instead.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -26,7 +25,6 @@ import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Callable,
     Generator,
     Iterable,
     Iterator,
@@ -35,20 +33,16 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticSerializationError, to_jsonable_python
-
 from dagwright._execution.journal import Restore
-from dagwright._execution.merge import input_collisions
 from dagwright._execution.scheduler import RunMachine
-from dagwright._logging import get_logger
-from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, hold
-from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
+from dagwright._inputs import RunInputs, prepare_inputs
+from dagwright._runs import Leases, Run
+from dagwright.checkpoint.lease import Owner
+from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.compiler import CompiledFlow, compile_flow
 from dagwright.errors import (
     CheckpointMismatchError,
     ExecutorClosedError,
-    FlowInputError,
     ToolDefinitionError,
 )
 from dagwright.events import Event, Hook, RunFinished, RunStarted
@@ -60,57 +54,9 @@ from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
 
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-# What stops a run from outside its tools' failures: the run is recorded interrupted.
-_INTERRUPTIONS = (
-    KeyboardInterrupt,
-    SystemExit,
-    GeneratorExit,
-    asyncio.CancelledError,
-    ExecutorClosedError,
-)
-
 T = TypeVar("T")
 
 FlowRef = Flow | str
-RunInputs = Mapping[str, Any] | BaseModel | None
-
-
-class _Run:
-    """What one run needs while it goes: nothing of it lives on the executor."""
-
-    __slots__ = ("checkpointer", "compiled", "held", "machine", "observer", "owner", "run_id")
-
-    def __init__(
-        self,
-        compiled: CompiledFlow,
-        machine: RunMachine,
-        observer: Observer | None,
-        run_id: str,
-        checkpointer: Checkpointer | None,
-        owner: Owner | None,
-    ) -> None:
-        self.compiled = compiled
-        self.machine = machine
-        self.observer = observer
-        self.run_id = run_id
-        self.checkpointer = checkpointer
-        self.owner = owner  # the run's lease holder, when checkpointed
-        self.held = owner is not None  # whether the lease is still ours to release
-
-    def save(self, machine: RunMachine) -> None:
-        """Write the journal entries the machine produced since the last call."""
-        entries = machine.journal
-        if entries and self.checkpointer is not None:
-            machine.journal = []
-            assert self.owner is not None
-            self.checkpointer.append(self.run_id, entries, self.owner)
-
-    @property
-    def saver(self) -> Callable[[RunMachine], None] | None:
-        """What the lane calls before taking new work (``None``: not checkpointed)."""
-        return self.save if self.checkpointer is not None else None
 
 
 class FlowExecutor:
@@ -160,7 +106,7 @@ class FlowExecutor:
         self._runs_changed = threading.Condition(self._lock)
         self._driving: dict[int, int] = {}  # thread ident -> runs it drives now
         self._pool: WorkerPool | None = None
-        self._heartbeat: Heartbeat | None = None
+        self._leases = Leases()
         self._closed = False
 
     # ---- properties ----------------------------------------------------------------
@@ -260,14 +206,14 @@ class FlowExecutor:
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=True)
         return self._discardable(self._stream(run), run)
 
-    def _discardable(self, stream: T, run: _Run) -> T:
+    def _discardable(self, stream: T, run: Run) -> T:
         """A stream that is dropped without being iterated never runs its ``finally``:
         release its run's lease (recorded ``interrupted``) when it is collected."""
         if run.owner is not None:
-            weakref.finalize(stream, self._abort, run, GeneratorExit())
+            weakref.finalize(stream, self._leases.abort, run, GeneratorExit())
         return stream
 
-    def _stream(self, run: _Run) -> Iterator[Event | ExecutionResult]:
+    def _stream(self, run: Run) -> Iterator[Event | ExecutionResult]:
         assert run.observer is not None
         me, blocked = self._enter(run)
         try:
@@ -275,7 +221,7 @@ class FlowExecutor:
             yield from self._lane_sync(run)
             result = self._finish(run)
         except BaseException as exc:
-            self._abort(run, exc)
+            self._leases.abort(run, exc)
             raise
         finally:
             self._leave(me, blocked)
@@ -298,7 +244,7 @@ class FlowExecutor:
         run = self._begin(flow_or_name, inputs, run_id, hooks, streaming=True)
         return self._discardable(self._astream(run), run)
 
-    async def _astream(self, run: _Run) -> AsyncIterator[Event | ExecutionResult]:
+    async def _astream(self, run: Run) -> AsyncIterator[Event | ExecutionResult]:
         assert run.observer is not None
         me, blocked = self._enter(run)
         try:
@@ -312,7 +258,7 @@ class FlowExecutor:
                 await driver.aclose()
             result = self._finish(run)
         except BaseException as exc:
-            self._abort(run, exc)
+            self._leases.abort(run, exc)
             raise
         finally:
             self._leave(me, blocked)
@@ -343,13 +289,13 @@ class FlowExecutor:
         """Where runs are journaled, if anywhere."""
         return self._checkpointer
 
-    def _lane_sync(self, run: _Run) -> Generator[Event, None, None]:
+    def _lane_sync(self, run: Run) -> Generator[Event, None, None]:
         """The sync lane driving ``run`` (a generator of streamed events)."""
         return drive_sync(
             run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
         )
 
-    def _lane_async(self, run: _Run) -> AsyncGenerator[Event, None]:
+    def _lane_async(self, run: Run) -> AsyncGenerator[Event, None]:
         """The async lane driving ``run`` (an async generator of streamed events)."""
         from dagwright.lanes.aio import drive_async
 
@@ -357,31 +303,31 @@ class FlowExecutor:
             run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
         )
 
-    def _complete(self, run: _Run) -> ExecutionResult:
+    def _complete(self, run: Run) -> ExecutionResult:
         me, blocked = self._enter(run)
         try:
             for _ in self._lane_sync(run):
                 pass
             return self._finish(run)
         except BaseException as exc:
-            self._abort(run, exc)
+            self._leases.abort(run, exc)
             raise
         finally:
             self._leave(me, blocked)
 
-    async def _acomplete(self, run: _Run) -> ExecutionResult:
+    async def _acomplete(self, run: Run) -> ExecutionResult:
         me, blocked = self._enter(run)
         try:
             async for _ in self._lane_async(run):
                 pass
             return self._finish(run)
         except BaseException as exc:
-            self._abort(run, exc)
+            self._leases.abort(run, exc)
             raise
         finally:
             self._leave(me, blocked)
 
-    def _enter(self, run: _Run) -> tuple[int, WorkerPool | None]:
+    def _enter(self, run: Run) -> tuple[int, WorkerPool | None]:
         """Count ``run`` as in flight while a lane drives it (``ExecutorClosedError`` once
         closed). Every driver stops its run cleanly on any exception (a
         ``KeyboardInterrupt``, a store fault, a stream closed early) with :meth:`_abort`
@@ -398,7 +344,7 @@ class FlowExecutor:
                 "this FlowExecutor was closed before the run could start",
                 hint="start runs before close(), or use a new FlowExecutor",
             )
-            self._abort(run, error)
+            self._leases.abort(run, error)
             raise error
         # A pool worker driving a nested run lets its pool start another meanwhile.
         return me, block_worker()
@@ -408,25 +354,8 @@ class FlowExecutor:
             blocked.unblock()
         self._run_ended(thread)
 
-    def _abort(self, run: _Run, exc: BaseException) -> None:
-        """A run stopped without finishing: release its lease. When it was interrupted
-        (not broken by a store fault or an internal error, which write nothing more),
-        journal what it completed and record it ``interrupted``."""
-        checkpointer, owner = run.checkpointer, run.owner
-        if checkpointer is None or owner is None or not run.held:
-            return
-        if isinstance(exc, _INTERRUPTIONS):
-            try:
-                run.save(run.machine)
-                checkpointer.finish(run.run_id, "interrupted", time.time(), owner)
-            except Exception as error:
-                get_logger(run_id=run.run_id).warning(
-                    "run_not_marked_interrupted", error=str(error)
-                )
-        self._release(run)
-
     def _run_ended(self, thread: int) -> None:
-        pool = heartbeat = None
+        pool = None
         with self._lock:
             left = self._driving[thread] - 1
             if left:
@@ -434,13 +363,13 @@ class FlowExecutor:
             else:
                 del self._driving[thread]
             self._runs_changed.notify_all()
-            if self._closed and not self._driving:
+            last = self._closed and not self._driving
+            if last:
                 pool, self._pool = self._pool, None
-                heartbeat, self._heartbeat = self._heartbeat, None
         if pool is not None:
             pool.shutdown(wait=False)
-        if heartbeat is not None:
-            heartbeat.stop()
+        if last:
+            self._leases.stop()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -457,33 +386,22 @@ class FlowExecutor:
         hooks: Sequence[Hook],
         *,
         streaming: bool,
-    ) -> _Run:
+    ) -> Run:
         compiled = self.compile(flow_or_name)
-        data = self._prepare_inputs(compiled, inputs)
+        data = prepare_inputs(compiled, inputs)
         run_id = run_id if run_id is not None else os.urandom(16).hex()
-        checkpointer = self._checkpointer
         owner = None
-        if checkpointer is not None:
+        if self._checkpointer is not None:
             plan, now = compiled.plan, time.time()
-            owner = Owner.new()
-            hold(owner)  # live before the lease exists, so nobody sees it abandoned
-            try:
-                checkpointer.begin(
-                    RunHeader(
-                        run_id, plan.flow_name, plan.flow_version, plan.digest, data, "running",
-                        now, now,
-                    ),
-                    owner,
-                )  # fmt: skip
-            except BaseException:
-                drop(owner)
-                raise
-            self._renew(checkpointer, run_id, owner)
+            header = RunHeader(
+                run_id, plan.flow_name, plan.flow_version, plan.digest, data, "running", now, now
+            )
+            owner = self._leases.begin(self._checkpointer, header)
         return self._start(compiled, data, run_id, hooks, streaming, None, owner)
 
     def _begin_resume(
         self, run_id: str, flow: Flow | None, hooks: Sequence[Hook], *, streaming: bool
-    ) -> _Run:
+    ) -> Run:
         self._check_open()
         checkpointer = self._checkpointer
         if checkpointer is None:
@@ -499,38 +417,8 @@ class FlowExecutor:
                 f"the one given now ({compiled.flow.name!r} v{compiled.flow.version})",
                 hint="resume with the flow and tools the run started with, or start a new run",
             )
-        owner = Owner.new()
-        hold(owner)
-        try:
-            # The journal is read only once the lease is ours: what an earlier owner
-            # wrote before it stopped is all there is.
-            header = checkpointer.acquire(run_id, owner, time.time())
-            restore = Restore.from_entries(checkpointer.load(run_id)[1])
-        except BaseException:
-            drop(owner)
-            raise
-        self._renew(checkpointer, run_id, owner)
+        header, restore, owner = self._leases.acquire(checkpointer, run_id)
         return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore, owner)
-
-    def _renew(self, checkpointer: Checkpointer, run_id: str, owner: Owner) -> None:
-        """Have the heartbeat renew ``owner``'s lease on ``run_id`` until it is released."""
-        with self._lock:
-            heartbeat = self._heartbeat
-            if heartbeat is None:
-                heartbeat = self._heartbeat = Heartbeat()
-        lease_s = getattr(checkpointer, "lease_s", DEFAULT_LEASE_S)
-        heartbeat.add(
-            owner.token, lambda now: checkpointer.renew(run_id, owner, now), float(lease_s)
-        )
-
-    def _release(self, run: _Run) -> None:
-        if run.owner is None or not run.held:
-            return
-        run.held = False
-        heartbeat = self._heartbeat
-        if heartbeat is not None:
-            heartbeat.remove(run.owner.token)
-        drop(run.owner)
 
     def _start(
         self,
@@ -541,7 +429,7 @@ class FlowExecutor:
         streaming: bool,
         restore: Restore | None,
         owner: Owner | None,
-    ) -> _Run:
+    ) -> Run:
         all_hooks = (*self._hooks, *hooks) if hooks else self._hooks
         observer = None
         if wants_events(all_hooks, streaming):
@@ -562,16 +450,11 @@ class FlowExecutor:
             journal=self._checkpointer is not None,
             restore=restore,
         )
-        return _Run(compiled, machine, observer, run_id, self._checkpointer, owner)
+        return Run(compiled, machine, observer, run_id, self._checkpointer, owner)
 
-    def _finish(self, run: _Run) -> ExecutionResult:
+    def _finish(self, run: Run) -> ExecutionResult:
         machine, plan = run.machine, run.compiled.plan
-        if run.checkpointer is not None:
-            assert run.owner is not None
-            run.save(machine)
-            status: RunStatus = "succeeded" if machine.success else "failed"
-            run.checkpointer.finish(run.run_id, status, time.time(), run.owner)
-            self._release(run)
+        self._leases.finish(run, "succeeded" if machine.success else "failed")
         result = ExecutionResult(
             run.run_id,
             plan.flow_name,
@@ -592,66 +475,6 @@ class FlowExecutor:
                 )
             )
         return result
-
-    def _prepare_inputs(self, compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
-        plan = compiled.plan
-        given: Mapping[str, Any]
-        if type(inputs) is dict:  # the common case, before the slower ABC checks
-            given = inputs
-        elif inputs is None:
-            given = {}
-        elif isinstance(inputs, BaseModel):
-            given = inputs.model_dump(mode="json")
-        elif isinstance(inputs, Mapping):
-            given = inputs
-        else:
-            raise FlowInputError(
-                f"inputs of flow {plan.flow_name!r} must be a mapping or a pydantic model, "
-                f"got {type(inputs).__name__}"
-            )
-        if plan.input_schema is not None:
-            try:
-                data = plan.input_schema.model_validate(given).model_dump(mode="json")
-            except ValidationError as exc:
-                errors = exc.errors(include_url=False)
-                missing = [".".join(map(str, e["loc"])) for e in errors if e["type"] == "missing"]
-                raise FlowInputError(
-                    f"inputs of flow {plan.flow_name!r} do not match "
-                    f"{plan.input_schema.__name__}: {exc.error_count()} error(s): "
-                    + "; ".join(
-                        f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors
-                    ),
-                    missing=missing,
-                    errors=errors,
-                ) from exc
-        else:
-            absent = [key for key in plan.required_inputs if key not in given]
-            if absent:
-                raise FlowInputError(
-                    f"flow {plan.flow_name!r} is missing required input(s): "
-                    + ", ".join(map(repr, absent)),
-                    missing=absent,
-                    hint="pass them in `inputs`; CompiledFlow.required_inputs lists them all",
-                )
-            try:
-                data = (
-                    dict(given)
-                    if all(type(v) in _JSON_SCALARS for v in given.values())
-                    else to_jsonable_python(dict(given))
-                )
-            except PydanticSerializationError as exc:
-                raise FlowInputError(
-                    f"inputs of flow {plan.flow_name!r} are not JSON-serialisable: {exc}",
-                    hint="runs hold JSON data; convert objects to dicts, lists and scalars",
-                ) from exc
-        # Declared inputs that steps overwrite were ordered (and judged) by the compiler;
-        # only extra keys the caller passed can collide unseen.
-        clashes = input_collisions(
-            data, plan.written_keys, plan.collision_policy, declared=compiled.declared_inputs
-        )
-        if clashes and plan.collision_policy == "warn":
-            get_logger().warning("input_overwritten", flow=plan.flow_name, keys=list(clashes))
-        return data
 
     # ---- the shared pool -----------------------------------------------------------
 
@@ -681,11 +504,9 @@ class FlowExecutor:
             if self._driving:
                 return  # this thread drives a run: the last run to end shuts down
             pool, self._pool = self._pool, None
-            heartbeat, self._heartbeat = self._heartbeat, None
         if pool is not None:
             pool.shutdown(wait=True)
-        if heartbeat is not None:
-            heartbeat.stop()
+        self._leases.stop()
 
     def __enter__(self) -> FlowExecutor:
         return self

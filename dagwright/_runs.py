@@ -1,0 +1,157 @@
+"""One run in flight, and the leases an executor's runs hold.
+
+A :class:`Run` is what a run needs while a lane drives it; nothing of it lives on the
+executor. :class:`Leases` takes a run's lease in the store (``begin`` for a new run,
+``acquire`` for a resume), has its heartbeat renew it, and releases it when the run
+ends: :meth:`Leases.finish` with the run's final status, :meth:`Leases.abort` when it
+stopped without finishing.
+
+An owner is marked live in this process (``lease.hold``) *before* its lease exists, so
+no other owner in the process ever sees a fresh lease as abandoned, and unmarked
+(``lease.drop``) when it releases the lease, so a lease left behind by a store fault is
+taken over at once by the next resume in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+from dagwright._execution.journal import Restore
+from dagwright._execution.scheduler import RunMachine
+from dagwright._logging import get_logger
+from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, hold
+from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
+from dagwright.compiler import CompiledFlow
+from dagwright.errors import ExecutorClosedError
+from dagwright.lanes.observe import Observer
+
+INTERRUPTIONS = (
+    KeyboardInterrupt,
+    SystemExit,
+    GeneratorExit,
+    asyncio.CancelledError,
+    ExecutorClosedError,
+)
+"""What stops a run from outside its tools' failures: the run is recorded interrupted."""
+
+
+class Run:
+    """What one run needs while it goes."""
+
+    __slots__ = ("checkpointer", "compiled", "held", "machine", "observer", "owner", "run_id")
+
+    def __init__(
+        self,
+        compiled: CompiledFlow,
+        machine: RunMachine,
+        observer: Observer | None,
+        run_id: str,
+        checkpointer: Checkpointer | None,
+        owner: Owner | None,
+    ) -> None:
+        self.compiled = compiled
+        self.machine = machine
+        self.observer = observer
+        self.run_id = run_id
+        self.checkpointer = checkpointer
+        self.owner = owner  # the run's lease holder, when checkpointed
+        self.held = owner is not None  # whether the lease is still ours to release
+
+    def save(self, machine: RunMachine) -> None:
+        """Write the journal entries the machine produced since the last call."""
+        entries = machine.journal
+        if entries and self.checkpointer is not None:
+            machine.journal = []
+            assert self.owner is not None
+            self.checkpointer.append(self.run_id, entries, self.owner)
+
+    @property
+    def saver(self) -> Callable[[RunMachine], None] | None:
+        """What the lane calls before taking new work (``None``: not checkpointed)."""
+        return self.save if self.checkpointer is not None else None
+
+
+class Leases:
+    """The leases of one executor's runs, and the heartbeat that renews them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._heartbeat: Heartbeat | None = None
+
+    def begin(self, checkpointer: Checkpointer, header: RunHeader) -> Owner:
+        """Create a run in the store, leased to a new owner (``RunExistsError``...)."""
+        owner = Owner.new()
+        hold(owner)
+        try:
+            checkpointer.begin(header, owner)
+        except BaseException:
+            drop(owner)
+            raise
+        self._renew(checkpointer, header.run_id, owner)
+        return owner
+
+    def acquire(self, checkpointer: Checkpointer, run_id: str) -> tuple[RunHeader, Restore, Owner]:
+        """Lease an existing run to a new owner (``RunLockedError`` while a live owner
+        holds it) and read its journal: only once the lease is ours is what an earlier
+        owner wrote all there is."""
+        owner = Owner.new()
+        hold(owner)
+        try:
+            header = checkpointer.acquire(run_id, owner, time.time())
+            restore = Restore.from_entries(checkpointer.load(run_id)[1])
+        except BaseException:
+            drop(owner)
+            raise
+        self._renew(checkpointer, run_id, owner)
+        return header, restore, owner
+
+    def finish(self, run: Run, status: RunStatus) -> None:
+        """Journal what is left, record ``status`` and release the lease."""
+        checkpointer, owner = run.checkpointer, run.owner
+        if checkpointer is None or owner is None:
+            return
+        run.save(run.machine)
+        checkpointer.finish(run.run_id, status, time.time(), owner)
+        self.release(run)
+
+    def abort(self, run: Run, exc: BaseException) -> None:
+        """A run stopped without finishing: release its lease. When it was interrupted
+        (not broken by a store fault or an internal error, which write nothing more),
+        journal what it completed and record it ``interrupted``."""
+        if run.checkpointer is None or not run.held:
+            return
+        if isinstance(exc, INTERRUPTIONS):
+            try:
+                self.finish(run, "interrupted")
+            except Exception as error:
+                log = get_logger(run_id=run.run_id)
+                log.warning("run_not_marked_interrupted", error=str(error))
+        self.release(run)
+
+    def release(self, run: Run) -> None:
+        """Stop renewing the run's lease and mark its owner gone (idempotent)."""
+        if run.owner is None or not run.held:
+            return
+        run.held = False
+        heartbeat = self._heartbeat
+        if heartbeat is not None:
+            heartbeat.remove(run.owner.token)
+        drop(run.owner)
+
+    def stop(self) -> None:
+        """Stop the heartbeat (the executor is closed and no run is in flight)."""
+        with self._lock:
+            heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is not None:
+            heartbeat.stop()
+
+    def _renew(self, checkpointer: Checkpointer, run_id: str, owner: Owner) -> None:
+        with self._lock:
+            heartbeat = self._heartbeat
+            if heartbeat is None:
+                heartbeat = self._heartbeat = Heartbeat()
+        lease_s = float(getattr(checkpointer, "lease_s", DEFAULT_LEASE_S))
+        heartbeat.add(owner.token, lambda now: checkpointer.renew(run_id, owner, now), lease_s)
