@@ -149,7 +149,8 @@ class FlowExecutor:
 
     def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
         """Compile a flow against this executor's tools (cached; ``FlowCompileError``)."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         flow = self.resolve(flow_or_name)
         key = (flow.definition_digest, self._registry.generation)
         compiled = self._compiled.get(key)
@@ -350,26 +351,24 @@ class FlowExecutor:
         return me, block_worker()
 
     def _leave(self, thread: int, blocked: WorkerPool | None) -> None:
+        """A run driven from ``thread`` ended; the last one after ``close()`` shuts down."""
         if blocked is not None:
             blocked.unblock()
-        self._run_ended(thread)
-
-    def _run_ended(self, thread: int) -> None:
-        pool = None
         with self._lock:
             left = self._driving[thread] - 1
             if left:
                 self._driving[thread] = left
             else:
                 del self._driving[thread]
-            self._runs_changed.notify_all()
-            last = self._closed and not self._driving
-            if last:
-                pool, self._pool = self._pool, None
+            if not self._closed:
+                return
+            self._runs_changed.notify_all()  # close() may be waiting
+            if self._driving:
+                return
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False)
-        if last:
-            self._leases.stop()
+        self._leases.stop()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -454,7 +453,8 @@ class FlowExecutor:
 
     def _finish(self, run: Run) -> ExecutionResult:
         machine, plan = run.machine, run.compiled.plan
-        self._leases.finish(run, "succeeded" if machine.success else "failed")
+        if run.checkpointer is not None:
+            self._leases.finish(run, "succeeded" if machine.success else "failed")
         result = ExecutionResult(
             run.run_id,
             plan.flow_name,

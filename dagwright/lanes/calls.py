@@ -158,17 +158,13 @@ def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     return info, names
 
 
-def execute(tool: Tool, unit: Unit) -> Outcome:
-    """Make one call of ``unit`` in this thread (after its retry delay); never raises.
+def execute(tool: Tool, unit: Unit, delay: float) -> Outcome:
+    """Make one call of ``unit`` in this thread, after ``delay`` seconds; never raises.
 
     The sync lane's way of calling; the async lane awaits instead (``aio.execute_async``).
     """
-    if unit.delay:
-        time.sleep(unit.delay)
-    return _call(tool, unit)
-
-
-def _call(tool: Tool, unit: Unit) -> Outcome:
+    if delay:
+        time.sleep(delay)
     started = time.time()
     try:
         outputs = call_sync(tool, unit.inputs)
@@ -195,7 +191,7 @@ def pooled(
         time.sleep(delay)
     if on_start is not None:
         on_start(time.monotonic())
-    on_end(_call(tool, unit))
+    on_end(execute(tool, unit, 0.0))
 
 
 def timeout_error(unit: Unit) -> StepTimeoutError:

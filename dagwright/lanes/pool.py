@@ -35,19 +35,21 @@ T = TypeVar("T")
 
 _STOP = None
 
-# Ticket states.
-_PENDING, _RUNNING, _DONE, _ABANDONED = range(4)
-
 _local = threading.local()
 
 
 class Ticket:
-    """A posted call that its poster may abandon; see :meth:`WorkerPool.abandon`."""
+    """A posted call that its poster may abandon; see :meth:`WorkerPool.abandon`.
 
-    __slots__ = ("state", "worker")
+    ``latch`` holds one item until the call is claimed, by the worker that starts it or
+    by an abandonment before it started: ``list.pop`` is atomic, so exactly one wins
+    without a lock. ``worker`` is the worker running the call, while it runs.
+    """
+
+    __slots__ = ("latch", "worker")
 
     def __init__(self) -> None:
-        self.state = _PENDING
+        self.latch = [True]
         self.worker: _Worker | None = None
 
 
@@ -85,9 +87,13 @@ class WorkerPool(Executor):
         self._name = name
         self._inbox: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # Bookkeeping, under the lock. Every queued call is matched, when it is posted,
+        # by a waiting worker (``idle`` goes down), a new worker, or a place in
+        # ``backlog``, which the next worker to finish a call takes: so a call waits
+        # only while every worker is busy and no more may start.
         self._threads: set[threading.Thread] = set()  # live (not retired) workers
-        self._idle = 0  # live workers waiting for a call, or about to
-        self._queued = 0  # calls queued and not yet taken
+        self._idle = 0  # waiting workers no queued call is promised to
+        self._backlog = 0  # queued calls promised to no worker yet
         self._blocked = 0  # live workers waiting on a nested run
         self._started = 0
         self._shutdown = False
@@ -106,10 +112,13 @@ class WorkerPool(Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new calls after shutdown")
-            self._queued += 1
-            spawn = self._queued > self._idle and self._room()
-            if spawn:
-                self._idle += 1  # the new worker takes a call at once
+            spawn = False
+            if self._idle:
+                self._idle -= 1
+            elif self._room():
+                spawn = True
+            else:
+                self._backlog += 1
         self._inbox.put((fn, args, ticket))
         if spawn:
             self._spawn()
@@ -125,22 +134,20 @@ class WorkerPool(Executor):
 
         Returns ``True`` when the call was running (so its thread was abandoned).
         """
+        try:
+            ticket.latch.pop()
+        except IndexError:
+            pass  # a worker started it
+        else:
+            return False  # it never starts: the worker that takes it skips it
         with self._lock:
-            state = ticket.state
-            if state == _PENDING:
-                ticket.state = _ABANDONED
-                return False
-            if state != _RUNNING:
-                return False
-            ticket.state = _ABANDONED
             worker = ticket.worker
-            assert worker is not None
+            if worker is None or worker.retired:
+                return False  # it has already returned
             worker.retired = True
             self._threads.discard(worker.thread)
             self.abandoned += 1
-            spawn = self._queued > self._idle and self._room()
-            if spawn:
-                self._idle += 1
+            spawn = self._take_backlog()
         if spawn:
             self._spawn()
         return True
@@ -167,8 +174,11 @@ class WorkerPool(Executor):
             for fn, args, ticket in pending:
                 if fn is _fulfil:
                     args[0].cancel()
-                    with self._lock:
-                        self._queued -= 1
+                    with self._lock:  # the worker it was promised to is free again
+                        if self._backlog:
+                            self._backlog -= 1
+                        else:
+                            self._idle += 1
                 else:
                     self._inbox.put((fn, args, ticket))
         self._inbox.put(_STOP)
@@ -183,9 +193,7 @@ class WorkerPool(Executor):
     def _block(self) -> None:
         with self._lock:
             self._blocked += 1
-            spawn = self._queued > self._idle and self._room()
-            if spawn:
-                self._idle += 1
+            spawn = self._take_backlog()
         if spawn:
             self._spawn()
 
@@ -199,6 +207,13 @@ class WorkerPool(Executor):
     def _room(self) -> bool:
         # Called under the lock.
         return not self._shutdown and len(self._threads) < self.max_workers + self._blocked
+
+    def _take_backlog(self) -> bool:
+        """Under the lock: whether a new worker should start for a waiting call."""
+        if self._backlog and self._room():
+            self._backlog -= 1
+            return True
+        return False
 
     def _spawn(self) -> None:
         with self._lock:
@@ -224,28 +239,29 @@ class WorkerPool(Executor):
                     self._threads.discard(worker.thread)
                 return
             fn, args, ticket = item
-            with lock:
-                self._idle -= 1
-                self._queued -= 1
-                skip = False
-                if ticket is not None:
-                    if ticket.state == _ABANDONED:
-                        skip = True
-                    else:
-                        ticket.state = _RUNNING
-                        ticket.worker = worker
-            if not skip:
+            if ticket is None:
                 fn(*args)
+            else:
+                ticket.worker = worker
+                try:
+                    ticket.latch.pop()
+                except IndexError:
+                    pass  # abandoned before it started: skip it
+                else:
+                    fn(*args)
             with lock:
-                if ticket is not None and ticket.state == _RUNNING:
-                    ticket.state = _DONE
+                if ticket is not None:
+                    ticket.worker = None
                 if worker.retired:
                     return
                 if len(self._threads) > self.max_workers + self._blocked:
                     # A nested run that borrowed a worker's place has ended.
                     self._threads.discard(worker.thread)
                     return
-                self._idle += 1
+                if self._backlog:
+                    self._backlog -= 1  # this worker takes a waiting call next
+                else:
+                    self._idle += 1
 
 
 def mark_serving() -> None:

@@ -59,17 +59,27 @@ _DIED = 2  # the private loop's thread died: the exception
 
 
 class _Call:
-    """One call in flight: what the driver knows of it."""
+    """One call in flight: what the driver knows of it, and how it reports back."""
 
-    __slots__ = ("deadline", "dispatched", "future", "started", "ticket", "unit")
+    __slots__ = ("deadline", "dispatched", "future", "post", "started", "ticket", "token", "unit")
 
-    def __init__(self, unit: Unit, dispatched: float) -> None:
+    def __init__(self, unit: Unit, token: int, post: Callable[[tuple[Any, ...]], None]) -> None:
         self.unit = unit
-        self.dispatched = dispatched
+        self.token = token
+        self.post = post
+        self.dispatched: float | None = None  # epoch, for an async call a halt may cancel
         self.ticket: Ticket | None = None  # a pooled sync call
         self.future: Future[Outcome] | None = None  # an async call on the private loop
         self.deadline: float | None = None  # monotonic, once a timed call started
         self.started: float | None = None  # epoch, likewise
+
+    def begun(self, at: float) -> None:
+        """A pooled call with a timeout started (monotonic ``at``): called by its worker."""
+        self.post((_STARTED, self.token, at, time.time()))
+
+    def ended(self, outcome: Outcome) -> None:
+        """A pooled call ended: called by its worker."""
+        self.post((_ENDED, self.token, outcome))
 
 
 class _RunLoop:
@@ -171,19 +181,20 @@ def drive_sync(
                 unit = units[0]
                 tool = tools[unit.tool]
                 if not tool.is_async and unit.timeout_s is None:
-                    report(machine, unit, *execute(tool, unit))
+                    report(machine, unit, *execute(tool, unit, unit.delay))
                     continue
             for unit in units:
                 token += 1
-                call = _Call(unit, time.time())
+                call = _Call(unit, token, post)
                 running[token] = call
                 tool = tools[unit.tool]
                 if tool.is_async:
+                    call.dispatched = time.time()
                     call.future = loop.submit(tool, unit, pool, token)
                 else:
                     call.ticket = Ticket()
-                    on_start = _starter(token, post) if unit.timeout_s is not None else None
-                    pool().post(pooled, tool, unit, on_start, _ender(token, post), unit.delay,
+                    on_start = call.begun if unit.timeout_s is not None else None
+                    pool().post(pooled, tool, unit, on_start, call.ended, unit.delay,
                                 ticket=call.ticket)  # fmt: skip
             if not running:
                 if machine.finished:
@@ -203,20 +214,6 @@ def drive_sync(
                 elif call.ticket is not None:
                     abandon(pool(), call.ticket, call.unit, "the run stopped")
         loop.close()
-
-
-def _starter(token: int, post: Callable[[tuple[Any, ...]], None]) -> Callable[[float], None]:
-    def started(at: float) -> None:
-        post((_STARTED, token, at, time.time()))
-
-    return started
-
-
-def _ender(token: int, post: Callable[[tuple[Any, ...]], None]) -> Callable[[Outcome], None]:
-    def ended(outcome: Outcome) -> None:
-        post((_ENDED, token, outcome))
-
-    return ended
 
 
 def _wait(
