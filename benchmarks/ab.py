@@ -4,11 +4,12 @@ Usage::
 
     python benchmarks/ab.py BEFORE_TREE AFTER_TREE [--rounds 10] [--min-time 0.3]
 
-Each round measures every workload once in a fresh process per tree, alternating the
-trees (before, after, before, after...), so drift on a shared machine hits both alike.
+Each round measures every workload in fresh processes, in the order before, after,
+after, before, so a machine that drifts (a shared 2-core VM swings by 2x over seconds)
+hits both trees alike; the round's ratio is after / before of those adjacent samples.
 A process imports ``dagwright`` and ``benchmarks._workloads`` from its tree, warms up,
 then times calls of one workload for ``--min-time`` seconds and prints its median. The
-table gives each tree's median of those medians and the ratio after / before.
+table gives each tree's median sample and the median of the rounds' ratios.
 
 Workloads: ``linear5`` (a 5-step linear flow, sync lane, default executor) and
 ``dag1000`` (1000 leaves and a join, ``max_concurrency=8``), the figures the
@@ -69,21 +70,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--min-time", type=float, default=0.3)
     args = parser.parse_args(argv)
-    trees = {"before": args.before.resolve(), "after": args.after.resolve()}
-    medians: dict[tuple[str, str], list[float]] = {}
+    before, after = args.before.resolve(), args.after.resolve()
+    samples: dict[tuple[str, str], list[float]] = {}
+    ratios: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for workload in WORKLOADS:
-            for label, tree in trees.items():
-                medians.setdefault((workload, label), []).append(
-                    sample(tree, workload, args.min_time)
-                )
-    print("| workload | before | after | after / before |")
+            b1 = sample(before, workload, args.min_time)
+            a1 = sample(after, workload, args.min_time)
+            a2 = sample(after, workload, args.min_time)
+            b2 = sample(before, workload, args.min_time)
+            samples.setdefault((workload, "before"), []).extend((b1, b2))
+            samples.setdefault((workload, "after"), []).extend((a1, a2))
+            ratios.setdefault(workload, []).append((a1 + a2) / (b1 + b2))
+    print("| workload | before | after | after / before (median of rounds) |")
     print("|---|---:|---:|---:|")
     for workload in WORKLOADS:
-        before = statistics.median(medians[(workload, "before")])
-        after = statistics.median(medians[(workload, "after")])
-        ratio = after / before
-        print(f"| {workload} | {before * 1e6:.1f} us | {after * 1e6:.1f} us | {ratio:.3f} |")
+        b = statistics.median(samples[(workload, "before")]) * 1e6
+        a = statistics.median(samples[(workload, "after")]) * 1e6
+        ratio = statistics.median(ratios[workload])
+        print(f"| {workload} | {b:.1f} us | {a:.1f} us | {ratio:.3f} |")
     return 0
 
 

@@ -41,7 +41,16 @@ INTERRUPTIONS = (
 class Run:
     """What one run needs while it goes."""
 
-    __slots__ = ("checkpointer", "compiled", "held", "machine", "observer", "owner", "run_id")
+    __slots__ = (
+        "checkpointer",
+        "compiled",
+        "held",
+        "machine",
+        "observer",
+        "owner",
+        "run_id",
+        "thread",
+    )
 
     def __init__(
         self,
@@ -59,6 +68,7 @@ class Run:
         self.checkpointer = checkpointer
         self.owner = owner  # the run's lease holder, when checkpointed
         self.held = owner is not None  # whether the lease is still ours to release
+        self.thread = 0  # the ident of the thread driving it, while one does
 
     def save(self, machine: RunMachine) -> None:
         """Write the journal entries the machine produced since the last call."""

@@ -104,7 +104,7 @@ class FlowExecutor:
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
         self._runs_changed = threading.Condition(self._lock)
-        self._driving: dict[int, int] = {}  # thread ident -> runs it drives now
+        self._driving: set[Run] = set()  # runs a lane drives now
         self._pool: WorkerPool | None = None
         self._leases = Leases()
         self._closed = False
@@ -216,7 +216,7 @@ class FlowExecutor:
 
     def _stream(self, run: Run) -> Iterator[Event | ExecutionResult]:
         assert run.observer is not None
-        me, blocked = self._enter(run)
+        blocked = self._enter(run)
         try:
             yield from run.observer.take_pending()
             yield from self._lane_sync(run)
@@ -225,7 +225,7 @@ class FlowExecutor:
             self._leases.abort(run, exc)
             raise
         finally:
-            self._leave(me, blocked)
+            self._leave(run, blocked)
         yield from run.observer.take_pending()
         yield result
 
@@ -247,7 +247,7 @@ class FlowExecutor:
 
     async def _astream(self, run: Run) -> AsyncIterator[Event | ExecutionResult]:
         assert run.observer is not None
-        me, blocked = self._enter(run)
+        blocked = self._enter(run)
         try:
             for event in run.observer.take_pending():
                 yield event
@@ -262,7 +262,7 @@ class FlowExecutor:
             self._leases.abort(run, exc)
             raise
         finally:
-            self._leave(me, blocked)
+            self._leave(run, blocked)
         for event in run.observer.take_pending():
             yield event
         yield result
@@ -305,7 +305,7 @@ class FlowExecutor:
         )
 
     def _complete(self, run: Run) -> ExecutionResult:
-        me, blocked = self._enter(run)
+        blocked = self._enter(run)
         try:
             for _ in self._lane_sync(run):
                 pass
@@ -314,10 +314,10 @@ class FlowExecutor:
             self._leases.abort(run, exc)
             raise
         finally:
-            self._leave(me, blocked)
+            self._leave(run, blocked)
 
     async def _acomplete(self, run: Run) -> ExecutionResult:
-        me, blocked = self._enter(run)
+        blocked = self._enter(run)
         try:
             async for _ in self._lane_async(run):
                 pass
@@ -326,21 +326,22 @@ class FlowExecutor:
             self._leases.abort(run, exc)
             raise
         finally:
-            self._leave(me, blocked)
+            self._leave(run, blocked)
 
-    def _enter(self, run: Run) -> tuple[int, WorkerPool | None]:
+    def _enter(self, run: Run) -> WorkerPool | None:
         """Count ``run`` as in flight while a lane drives it (``ExecutorClosedError`` once
         closed). Every driver stops its run cleanly on any exception (a
-        ``KeyboardInterrupt``, a store fault, a stream closed early) with :meth:`_abort`
-        and ends with :meth:`_leave`."""
-        me = threading.get_ident()
-        with self._lock:
-            if not self._closed:
-                self._driving[me] = self._driving.get(me, 0) + 1
-                closed = False
-            else:
-                closed = True
-        if closed:
+        ``KeyboardInterrupt``, a store fault, a stream closed early) with
+        ``Leases.abort`` and ends with :meth:`_leave`.
+
+        No lock: the run is added before ``_closed`` is read, and ``close()`` sets
+        ``_closed`` before it reads the runs, so either ``close()`` waits for this run
+        or this run sees it closed.
+        """
+        run.thread = threading.get_ident()
+        self._driving.add(run)
+        if self._closed:
+            self._leave(run, None)
             error = ExecutorClosedError(
                 "this FlowExecutor was closed before the run could start",
                 hint="start runs before close(), or use a new FlowExecutor",
@@ -348,20 +349,16 @@ class FlowExecutor:
             self._leases.abort(run, error)
             raise error
         # A pool worker driving a nested run lets its pool start another meanwhile.
-        return me, block_worker()
+        return block_worker()
 
-    def _leave(self, thread: int, blocked: WorkerPool | None) -> None:
-        """A run driven from ``thread`` ended; the last one after ``close()`` shuts down."""
+    def _leave(self, run: Run, blocked: WorkerPool | None) -> None:
+        """``run`` is no longer driven; the last one to end after ``close()`` shuts down."""
         if blocked is not None:
             blocked.unblock()
+        self._driving.discard(run)
+        if not self._closed:
+            return
         with self._lock:
-            left = self._driving[thread] - 1
-            if left:
-                self._driving[thread] = left
-            else:
-                del self._driving[thread]
-            if not self._closed:
-                return
             self._runs_changed.notify_all()  # close() may be waiting
             if self._driving:
                 return
@@ -499,7 +496,7 @@ class FlowExecutor:
         wait = not serving()
         with self._lock:
             self._closed = True
-            while wait and any(count for thread, count in self._driving.items() if thread != me):
+            while wait and any(run.thread != me for run in list(self._driving)):
                 self._runs_changed.wait()
             if self._driving:
                 return  # this thread drives a run: the last run to end shuts down

@@ -242,11 +242,11 @@ def report(
     A fatal exception (``KeyboardInterrupt``, ``SystemExit``) is re-raised here, in the
     driver, and nothing is recorded for the call.
     """
-    if isinstance(exc, FATAL):
-        raise exc
     if exc is None:
         assert outputs is not None
         machine.complete(unit, outputs, started, ended)
+    elif isinstance(exc, FATAL):
+        raise exc
     else:
         info, names = describe_failure(exc)
         machine.fail(unit, info, names, started, ended, cause=exc)
