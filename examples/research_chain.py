@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -180,12 +181,13 @@ def render(result: ExecutionResult) -> str:
     return "\n".join(lines)
 
 
-STORE = ".dagwright/runs.sqlite"
+STORE = Path(".dagwright/runs.sqlite")
 
 
 def main(argv: list[str]) -> int:
     query = " ".join(argv) or "how does dependency-driven scheduling stay fast"
     tools = [search, expand_query, extract, score, summarize]
+    STORE.parent.mkdir(exist_ok=True)  # the store never creates directories itself
     with (
         SQLiteCheckpointer(STORE) as checkpoints,
         FlowExecutor(tools, checkpointer=checkpoints) as executor,
