@@ -59,13 +59,15 @@ from dagwright.errors import (
 __all__ = ["SCHEMA_VERSION", "SQLiteCheckpointer"]
 
 _BEGIN = "BEGIN IMMEDIATE"
-# The writer's lease check and the run's next sequence number, in one statement (two
-# primary-key seeks).
-_CHECK = (
-    "SELECT (SELECT token FROM leases WHERE run_id = ?1),"
-    " (SELECT COALESCE(MAX(seq), -1) + 1 FROM journal WHERE run_id = ?1)"
+# An append, guarded by the writer's lease: one statement that inserts the entry at the
+# run's next sequence number only when the lease row names the writer's token (two
+# primary-key seeks), so a writer that lost its lease inserts nothing.
+_APPEND = (
+    "INSERT INTO journal (run_id, seq, entry)"
+    " SELECT ?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM journal WHERE run_id = ?1), ?2"
+    " WHERE EXISTS (SELECT 1 FROM leases WHERE run_id = ?1 AND token = ?3)"
 )
-_INSERT = "INSERT INTO journal (run_id, seq, entry) VALUES (?, ?, ?)"
+_HOLDS = "SELECT 1 FROM leases WHERE run_id = ? AND token = ?"
 _PUT_LEASE = "INSERT OR REPLACE INTO leases (run_id, token, owner, expires_at) VALUES (?, ?, ?, ?)"
 
 
@@ -304,14 +306,16 @@ class SQLiteCheckpointer:
     def _insert(
         self, db: sqlite3.Connection, run_id: str, token: str, texts: Sequence[str]
     ) -> None:
-        """In the open transaction: check that ``token`` holds the run, then append."""
-        held, seq = db.execute(_CHECK, (run_id,)).fetchone()
-        if held != token:
-            raise self._lost(db, run_id, token)
+        """In the open transaction: append ``texts`` if ``token`` holds the run, else
+        raise ``RunLockedError`` (the caller's transaction is then rolled back)."""
         if len(texts) == 1:
-            db.execute(_INSERT, (run_id, seq, texts[0]))
+            written = db.execute(_APPEND, (run_id, texts[0], token)).rowcount
         elif texts:
-            db.executemany(_INSERT, [(run_id, seq + n, text) for n, text in enumerate(texts)])
+            written = db.executemany(_APPEND, [(run_id, text, token) for text in texts]).rowcount
+        else:
+            written = -1 if db.execute(_HOLDS, (run_id, token)).fetchone() is None else 0
+        if written < 0 or written < len(texts):
+            raise self._lost(db, run_id, token)
 
     def _lost(self, db: sqlite3.Connection, run_id: str, token: str) -> RunLockedError:
         self._read_header(db, run_id)  # an unknown run is CheckpointNotFoundError
