@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from dagwright import FlowExecutor, tool
+from dagwright import ExecutionResult, FlowExecutor, tool
+from dagwright.checkpoint import Owner
+from dagwright.checkpoint import lease as leases
+
+Lane = Callable[..., ExecutionResult]
+"""``lane(executor, flow, inputs, **kw)``: one run on the lane under test."""
 
 
 class Number(BaseModel):
@@ -50,3 +57,33 @@ def shout(text: str) -> Text:
 def executor() -> Iterator[FlowExecutor]:
     with FlowExecutor([double, increment, square, shout], max_concurrency=4) as ex:
         yield ex
+
+
+@pytest.fixture(params=["sync", "async"])
+def lane(request: pytest.FixtureRequest) -> Lane:
+    """Run a flow on the lane under test: ``lane(executor, flow, inputs, **kw)``; its
+    ``lane`` attribute names the lane."""
+
+    def go(executor: FlowExecutor, flow: Any, inputs: Any = None, **kw: Any) -> ExecutionResult:
+        if request.param == "sync":
+            return executor.run(flow, inputs, **kw)
+        return asyncio.run(executor.arun(flow, inputs, **kw))
+
+    go.lane = request.param  # type: ignore[attr-defined]
+    return go
+
+
+@pytest.fixture
+def live() -> Iterator[Callable[[], Owner]]:
+    """Makes owners that hold a run in this process until the test ends."""
+    made: list[Owner] = []
+
+    def make() -> Owner:
+        owner = Owner.new()
+        leases.hold(owner)
+        made.append(owner)
+        return owner
+
+    yield make
+    for owner in made:
+        leases.drop(owner)

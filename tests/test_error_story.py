@@ -35,23 +35,8 @@ from dagwright.events import (
     StepFallback,
     StepStarted,
 )
-from tests.conftest import Result, double
+from tests.conftest import Lane, Result, double
 from tests.test_events import collect_stream
-
-Lane = Callable[..., ExecutionResult]
-
-
-@pytest.fixture(params=["sync", "async"])
-def lane(request: pytest.FixtureRequest) -> Lane:
-    """Run a flow on the lane under test: ``lane(executor, flow, inputs, **kw)``."""
-
-    def go(executor: FlowExecutor, flow: Any, inputs: Any = None, **kw: Any) -> ExecutionResult:
-        if request.param == "sync":
-            return executor.run(flow, inputs, **kw)
-        return asyncio.run(executor.arun(flow, inputs, **kw))
-
-    go.lane = request.param  # type: ignore[attr-defined]
-    return go
 
 
 @tool

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from pydantic import BaseModel
 
 from dagwright import (
     DAGFlow,
-    ExecutionResult,
     Flow,
     FlowExecutor,
     Literal,
@@ -25,9 +24,8 @@ from dagwright import (
     tool,
 )
 from dagwright.events import Event, StepFailed, StepStarted
+from tests.conftest import Lane
 from tests.overlap import Overlap
-
-Lane = Callable[..., ExecutionResult]
 
 RELEASE = threading.Event()
 
@@ -37,17 +35,6 @@ def _release_hangs() -> Iterator[None]:
     RELEASE.clear()
     yield
     RELEASE.set()
-
-
-@pytest.fixture(params=["sync", "async"])
-def lane(request: pytest.FixtureRequest) -> Lane:
-    def go(executor: FlowExecutor, flow: Any, inputs: Any = None, **kw: Any) -> ExecutionResult:
-        if request.param == "sync":
-            return executor.run(flow, inputs, **kw)
-        return asyncio.run(executor.arun(flow, inputs, **kw))
-
-    go.lane = request.param  # type: ignore[attr-defined]
-    return go
 
 
 class Out(BaseModel):

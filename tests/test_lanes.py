@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -26,23 +24,8 @@ from dagwright import (
     tool,
 )
 from dagwright.events import Event, StepCancelled, StepCompleted, StepStarted
-from tests.conftest import Number, Result, double, increment, square
+from tests.conftest import Lane, Number, Result, double, increment, square
 from tests.overlap import Overlap
-
-Lane = Callable[..., ExecutionResult]
-
-
-@pytest.fixture(params=["sync", "async"])
-def lane(request: pytest.FixtureRequest) -> Lane:
-    """Run a flow on the lane under test: ``lane(executor, flow, inputs, **kw)``."""
-
-    def go(executor: FlowExecutor, flow: Any, inputs: Any = None, **kw: Any) -> ExecutionResult:
-        if request.param == "sync":
-            return executor.run(flow, inputs, **kw)
-        return asyncio.run(executor.arun(flow, inputs, **kw))
-
-    go.lane = request.param  # type: ignore[attr-defined]
-    return go
 
 
 @tool

@@ -50,22 +50,6 @@ def stat_fields(pid: int) -> list[str] | None:
         return None
 
 
-@pytest.fixture
-def live() -> Iterator[Callable[[], Owner]]:
-    """Makes owners that hold a run in this process until the test ends."""
-    made: list[Owner] = []
-
-    def make() -> Owner:
-        owner = Owner.new()
-        leases.hold(owner)
-        made.append(owner)
-        return owner
-
-    yield make
-    for owner in made:
-        leases.drop(owner)
-
-
 # ---- owners -------------------------------------------------------------------------
 
 

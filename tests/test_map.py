@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from pydantic import BaseModel
 
 from dagwright import (
     DAGFlow,
-    ExecutionResult,
     Flow,
     FlowExecutor,
     FlowRegistry,
@@ -25,23 +23,12 @@ from dagwright import (
     tool,
 )
 from dagwright.events import Event, StepCancelled, StepCompleted, StepStarted
+from tests.conftest import Lane
 from tests.overlap import Overlap
-
-Lane = Callable[..., ExecutionResult]
 
 
 class Echo(BaseModel):
     value: int
-
-
-@pytest.fixture(params=["sync", "async"])
-def lane(request: pytest.FixtureRequest) -> Lane:
-    def go(executor: FlowExecutor, flow: Any, inputs: Any = None, **kw: Any) -> ExecutionResult:
-        if request.param == "sync":
-            return executor.run(flow, inputs, **kw)
-        return asyncio.run(executor.arun(flow, inputs, **kw))
-
-    return go
 
 
 @tool

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from dagwright.checkpoint import Lease, Owner, RunHeader, SQLiteCheckpointer
-from dagwright.checkpoint import lease as leases
 from dagwright.checkpoint._sqlite_schema import APPLICATION_ID, SCHEMA_VERSION
 from dagwright.errors import (
     CheckpointBusyError,
@@ -65,22 +64,6 @@ def execute(path: Path, *statements: str) -> None:
             db.execute(statement)
     finally:
         db.close()
-
-
-@pytest.fixture
-def live() -> Iterator[Callable[[], Owner]]:
-    """Makes owners that hold a run in this process until the test ends."""
-    made: list[Owner] = []
-
-    def make() -> Owner:
-        owner = Owner.new()
-        leases.hold(owner)
-        made.append(owner)
-        return owner
-
-    yield make
-    for owner in made:
-        leases.drop(owner)
 
 
 @pytest.fixture
