@@ -35,6 +35,7 @@ from dagwright.errors import (
     ToolExecutionError,
     ToolInputError,
     ToolOutputError,
+    UsageError,
 )
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
@@ -89,6 +90,7 @@ __all__ = [
     "ToolInputError",
     "ToolOutputError",
     "ToolSpec",
+    "UsageError",
     "__version__",
     "compile_flow",
     "tool",

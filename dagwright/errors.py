@@ -204,6 +204,19 @@ class ExecutorClosedError(DagwrightError, RuntimeError):
     code = "DW-E016"
 
 
+class UsageError(DagwrightError, TypeError, ValueError):
+    """A dagwright API was called with an argument it cannot take: a flow reference that
+    is neither a flow nor a name, a ``max_concurrency`` that is not an int >= 1, a run id
+    that is not a non-empty string, ``resume`` without a checkpointer, ``register`` of
+    something that is not a flow.
+
+    Also a ``TypeError`` and a ``ValueError``, what such mistakes raised before they had
+    a code, so handlers written for those keep working.
+    """
+
+    code = "DW-E017"
+
+
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
 
 
@@ -272,6 +285,7 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     CheckpointBusyError,
     CheckpointCorruptError,
     ExecutorClosedError,
+    UsageError,
     StepError,
     ToolExecutionError,
     ToolInputError,

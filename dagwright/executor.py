@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from dagwright._execution.journal import Restore
 from dagwright._execution.scheduler import RunMachine
 from dagwright._inputs import RunInputs, prepare_inputs
+from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
 from dagwright._runs import Leases, Run
 from dagwright.checkpoint.lease import Owner
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
@@ -79,10 +80,7 @@ class FlowExecutor:
         hooks: Sequence[Hook] = (),
         checkpointer: Checkpointer | None = None,
     ) -> None:
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise TypeError("max_concurrency must be an int >= 1")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        check_max_concurrency(max_concurrency)
         self._tools: dict[str, Tool] = {}
         for item in tools:
             if not isinstance(item, Tool):
@@ -145,7 +143,7 @@ class FlowExecutor:
             return flow_or_name
         if isinstance(flow_or_name, str):
             return self._registry.get(flow_or_name)
-        raise TypeError(f"expected a Flow or a flow name, got {type(flow_or_name).__name__}")
+        raise flow_ref_error(flow_or_name)
 
     def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
         """Compile a flow against this executor's tools (cached; ``FlowCompileError``)."""
@@ -383,6 +381,7 @@ class FlowExecutor:
         *,
         streaming: bool,
     ) -> Run:
+        check_run_id(run_id, optional=True)
         compiled = self.compile(flow_or_name)
         data = prepare_inputs(compiled, inputs)
         run_id = run_id if run_id is not None else os.urandom(16).hex()
@@ -399,9 +398,10 @@ class FlowExecutor:
         self, run_id: str, flow: Flow | None, hooks: Sequence[Hook], *, streaming: bool
     ) -> Run:
         self._check_open()
-        checkpointer = self._checkpointer
-        if checkpointer is None:
-            raise TypeError("resume needs a FlowExecutor built with a checkpointer")
+        check_run_id(run_id, optional=False)
+        checkpointer = need_checkpointer(self._checkpointer, "resume")
+        if flow is not None and not isinstance(flow, Flow):
+            raise flow_ref_error(flow, names=False)
         header = checkpointer.header(run_id)
         if flow is None:
             flow = self._registry.get(header.flow_name, header.flow_version)

@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterator
 
+from dagwright._misuse import flow_ref_error
 from dagwright.errors import FlowDefinitionError, FlowNotFoundError
 from dagwright.flows import Flow
 
@@ -38,8 +39,10 @@ class FlowRegistry:
         """Add ``flow`` under its name and version and return it.
 
         Raises :class:`FlowDefinitionError` when another definition already holds that
-        name and version.
+        name and version, :class:`UsageError` when ``flow`` is not a flow.
         """
+        if not isinstance(flow, Flow):
+            raise flow_ref_error(flow, names=False)
         with self._lock:
             versions = self._flows.setdefault(flow.name, {})
             existing = versions.get(flow.version)

@@ -26,11 +26,13 @@ _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 ToolFunction = Callable[[Any], Any] | Callable[[Any], Awaitable[Any]]
 
 
-def _check_name(value: str) -> str:
-    if not _NAME_RE.match(value):
-        raise ValueError(
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        # Not a ValueError: pydantic would wrap it in an uncoded ValidationError.
+        raise ToolDefinitionError(
             f"tool name {value!r} must start with a letter or '_' and contain only "
-            "letters, digits, '_', '-' and '.'"
+            "letters, digits, '_', '-' and '.'",
+            hint="name tools like identifiers, e.g. 'web_search' or 'math.add'",
         )
     return value
 
@@ -56,7 +58,7 @@ class ToolSpec(FrozenModel):
     idempotent: bool = True
     cacheable: bool = False
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
     def _valid_name(cls, value: str) -> str:
         return _check_name(value)
@@ -94,7 +96,7 @@ class Tool(FrozenModel):
     idempotent: bool = True
     timeout_s: float | None = Field(default=None, gt=0)
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
     def _valid_name(cls, value: str) -> str:
         return _check_name(value)
@@ -150,7 +152,7 @@ def _build_tool(
     idempotent: bool,
     timeout_s: float | None,
 ) -> Tool:
-    tool_name = name or fn.__name__
+    tool_name = _check_name(fn.__name__ if name is None else name)
     where = f"@tool {tool_name!r}"
     try:
         hints = typing.get_type_hints(fn, include_extras=True, localns=_decorating_scope())
