@@ -9,6 +9,7 @@ even the right shape (a wrong type, an unknown field, a malformed ``on_error``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Union
@@ -16,6 +17,7 @@ from typing import Literal as TypingLiteral
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -27,6 +29,7 @@ from pydantic import (
 
 from dagwright._execution.canonical import digest
 from dagwright._models import FrozenModel
+from dagwright.errors import FlowDefinitionError
 
 OnError = Annotated[str, Field(pattern=r"^(fail|skip|fallback:[A-Za-z_][A-Za-z0-9_.\-]*)$")]
 CollisionPolicy = TypingLiteral["overwrite", "warn", "error"]
@@ -92,11 +95,49 @@ class RetryPolicy(BaseModel):
     max_backoff_s: float = Field(default=30.0, ge=0)
     retry_on: tuple[str, ...] = ("Exception",)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _coded_limits(cls, data: Any) -> Any:
+        # Before pydantic's own bounds, which would raise an uncoded ValidationError;
+        # FlowDefinitionError is no ValueError, so pydantic lets it through as it is.
+        if not isinstance(data, Mapping):
+            return data
+        lowest = {"max_attempts": 1, "backoff_s": 0, "multiplier": 1, "max_backoff_s": 0}
+        for name, low in lowest.items():
+            value = data.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue  # absent, or the wrong type: pydantic reports that
+            if not math.isfinite(value) or value < low:
+                raise FlowDefinitionError(
+                    f"RetryPolicy {name}={value!r} is invalid: it must be a finite number >= {low}",
+                    hint="give every retry setting a finite value; cap delays with max_backoff_s",
+                )
+        return data
+
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before attempt number ``attempt`` (0 for the first)."""
         if attempt <= 0 or self.backoff_s == 0:
             return 0.0
-        return float(min(self.backoff_s * self.multiplier ** (attempt - 1), self.max_backoff_s))
+        try:
+            delay = self.backoff_s * self.multiplier ** (attempt - 1)
+        except OverflowError:  # float ** raises where float * would give inf
+            return float(self.max_backoff_s)
+        return float(min(delay, self.max_backoff_s))
+
+
+def _coded_timeout(value: Any) -> Any:
+    # Runs before pydantic's bound (an uncoded ValidationError); an infinite timeout
+    # would otherwise pass it and fail later, uncoded, where the definition is digested.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and (not math.isfinite(value) or value <= 0):
+        raise FlowDefinitionError(
+            f"timeout_s={value!r} is invalid: it must be a finite number of seconds > 0",
+            hint="leave timeout_s out (None) for no timeout",
+        )
+    return value
+
+
+Timeout = Annotated[float | None, BeforeValidator(_coded_timeout)]
 
 
 class _StepBase(BaseModel):
@@ -109,7 +150,7 @@ class _StepBase(BaseModel):
     depends_on: tuple[str, ...] = ()
     when: str | None = None
     retry: RetryPolicy | None = None
-    timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: Timeout = Field(default=None, gt=0)
 
     @field_validator("inputs", mode="before")
     @classmethod

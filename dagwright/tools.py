@@ -8,6 +8,7 @@ JSON Schemas), so a flow file can be linted without importing any tool code.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import sys
 import typing
@@ -100,6 +101,19 @@ class Tool(FrozenModel):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         return _check_name(value)
+
+    @field_validator("timeout_s", mode="before")
+    @classmethod
+    def _finite_timeout(cls, value: Any) -> Any:
+        # Before pydantic's bound, which would raise an uncoded ValidationError and let
+        # an infinite timeout through.
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and (not math.isfinite(value) or value <= 0):
+            raise ToolDefinitionError(
+                f"tool timeout_s={value!r} is invalid: it must be a finite number of seconds > 0",
+                hint="leave timeout_s out (None) for no timeout",
+            )
+        return value
 
     @cached_property
     def spec(self) -> ToolSpec:
