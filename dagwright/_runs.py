@@ -18,6 +18,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from dagwright._execution.journal import Restore
 from dagwright._execution.scheduler import RunMachine
@@ -26,7 +27,9 @@ from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, 
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
 from dagwright.compiler import CompiledFlow
 from dagwright.errors import ExecutorClosedError
-from dagwright.lanes.observe import Observer
+from dagwright.events import Hook, RunFinished, RunStarted
+from dagwright.lanes.observe import Observer, wants_events
+from dagwright.results import ExecutionResult
 
 INTERRUPTIONS = (
     KeyboardInterrupt,
@@ -69,6 +72,65 @@ class Run:
         self.owner = owner  # the run's lease holder, when checkpointed
         self.held = owner is not None  # whether the lease is still ours to release
         self.thread = 0  # the ident of the thread driving it, while one does
+
+    @classmethod
+    def start(
+        cls,
+        compiled: CompiledFlow,
+        data: dict[str, Any],
+        run_id: str,
+        hooks: tuple[Hook, ...],
+        streaming: bool,
+        restore: Restore | None,
+        checkpointer: Checkpointer | None,
+        owner: Owner | None,
+    ) -> Run:
+        """A new run's machine, and its observer with ``RunStarted`` emitted when any
+        hook or a stream wants events (none is built otherwise)."""
+        observer = None
+        if wants_events(hooks, streaming):
+            observer = Observer(run_id, hooks, streaming=streaming)
+            plan = compiled.plan
+            observer.emit(
+                RunStarted(
+                    run_id=run_id,
+                    time=time.monotonic(),
+                    flow_name=plan.flow_name,
+                    flow_version=plan.flow_version,
+                )
+            )
+        machine = RunMachine(
+            compiled.plan,
+            data,
+            observe=observer is not None,
+            journal=checkpointer is not None,
+            restore=restore,
+        )
+        return cls(compiled, machine, observer, run_id, checkpointer, owner)
+
+    def result(self) -> ExecutionResult:
+        """The finished run's result; its observer emits ``RunFinished``."""
+        machine, plan = self.machine, self.compiled.plan
+        result = ExecutionResult(
+            self.run_id,
+            plan.flow_name,
+            plan.flow_version,
+            machine.success,
+            machine.context(),
+            machine.records(),
+            machine.error,
+            cause=machine.cause,
+        )
+        if self.observer is not None:
+            self.observer.emit(
+                RunFinished(
+                    run_id=self.run_id,
+                    time=time.monotonic(),
+                    success=result.success,
+                    error=result.error,
+                )
+            )
+        return result
 
     def save(self, machine: RunMachine) -> None:
         """Write the journal entries the machine produced since the last call."""

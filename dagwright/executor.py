@@ -34,7 +34,6 @@ from collections.abc import (
 from typing import Any, TypeVar
 
 from dagwright._execution.journal import Restore
-from dagwright._execution.scheduler import RunMachine
 from dagwright._inputs import RunInputs, prepare_inputs
 from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
 from dagwright._runs import Leases, Run
@@ -46,9 +45,8 @@ from dagwright.errors import (
     ExecutorClosedError,
     ToolDefinitionError,
 )
-from dagwright.events import Event, Hook, RunFinished, RunStarted
+from dagwright.events import Event, Hook
 from dagwright.flows import Flow
-from dagwright.lanes.observe import Observer, wants_events
 from dagwright.lanes.pool import WorkerPool, block_worker, serving
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
@@ -283,6 +281,26 @@ class FlowExecutor:
         """:meth:`resume` on the async lane."""
         return await self._acomplete(self._begin_resume(run_id, flow, hooks, streaming=False))
 
+    def stream_resume(
+        self, run_id: str, flow: Flow | None = None, *, hooks: Sequence[Hook] = ()
+    ) -> Iterator[Event | ExecutionResult]:
+        """:meth:`resume` on the sync lane, yielding the resumed run's events as they
+        happen, then its result, like :meth:`stream`.
+
+        Misuse raises here, at the call (an unknown run, a changed flow, a run another
+        owner holds...). Leaving the loop early stops the run again, recorded
+        ``interrupted``: it can be resumed once more.
+        """
+        run = self._begin_resume(run_id, flow, hooks, streaming=True)
+        return self._discardable(self._stream(run), run)
+
+    def astream_resume(
+        self, run_id: str, flow: Flow | None = None, *, hooks: Sequence[Hook] = ()
+    ) -> AsyncIterator[Event | ExecutionResult]:
+        """:meth:`stream_resume` on the async lane, like :meth:`astream`."""
+        run = self._begin_resume(run_id, flow, hooks, streaming=True)
+        return self._discardable(self._astream(run), run)
+
     @property
     def checkpointer(self) -> Checkpointer | None:
         """Where runs are journaled, if anywhere."""
@@ -427,51 +445,14 @@ class FlowExecutor:
         owner: Owner | None,
     ) -> Run:
         all_hooks = (*self._hooks, *hooks) if hooks else self._hooks
-        observer = None
-        if wants_events(all_hooks, streaming):
-            observer = Observer(run_id, all_hooks, streaming=streaming)
-            plan = compiled.plan
-            observer.emit(
-                RunStarted(
-                    run_id=run_id,
-                    time=time.monotonic(),
-                    flow_name=plan.flow_name,
-                    flow_version=plan.flow_version,
-                )
-            )
-        machine = RunMachine(
-            compiled.plan,
-            data,
-            observe=observer is not None,
-            journal=self._checkpointer is not None,
-            restore=restore,
+        return Run.start(
+            compiled, data, run_id, all_hooks, streaming, restore, self._checkpointer, owner
         )
-        return Run(compiled, machine, observer, run_id, self._checkpointer, owner)
 
     def _finish(self, run: Run) -> ExecutionResult:
-        machine, plan = run.machine, run.compiled.plan
         if run.checkpointer is not None:
-            self._leases.finish(run, "succeeded" if machine.success else "failed")
-        result = ExecutionResult(
-            run.run_id,
-            plan.flow_name,
-            plan.flow_version,
-            machine.success,
-            machine.context(),
-            machine.records(),
-            machine.error,
-            cause=machine.cause,
-        )
-        if run.observer is not None:
-            run.observer.emit(
-                RunFinished(
-                    run_id=run.run_id,
-                    time=time.monotonic(),
-                    success=result.success,
-                    error=result.error,
-                )
-            )
-        return result
+            self._leases.finish(run, "succeeded" if run.machine.success else "failed")
+        return run.result()
 
     # ---- the shared pool -----------------------------------------------------------
 
