@@ -1,12 +1,27 @@
-PYTHON ?= python3
+# dagwright needs Python >= 3.11: take the newest such interpreter on PATH, python3 last
+# (often older on LTS systems). PYTHON=/path/to/python overrides the search.
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do \
+	if command -v $$p >/dev/null 2>&1 && \
+		$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+		echo $$p; break; fi; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench clean
 
+ifeq ($(strip $(PYTHON)),)
+$(BIN)/python:
+	@echo "error: no Python >= 3.11 found on PATH (tried: $(PYTHON_CANDIDATES))." >&2
+	@echo "Install one, or name it: make $(or $(MAKECMDGOALS),demo) PYTHON=/path/to/python3.11" >&2
+	@exit 1
+else
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+endif
 
 demo: $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
