@@ -82,10 +82,15 @@ class RetryPolicy(BaseModel):
     """How a failing tool call is retried.
 
     ``max_attempts`` counts every call, the first included. The delay before attempt
-    ``k`` (numbered from 0) is ``min(backoff_s * multiplier ** (k - 1), max_backoff_s)``.
+    ``k`` (numbered from 0) is ``min(backoff_s * multiplier ** (k - 1), max_backoff_s)``,
+    ``max_backoff_s`` when the power is too large for a float. Settings are finite,
+    ``max_backoff_s`` at most ``MAX_DELAY_S`` (``FlowDefinitionError`` otherwise).
     Only exceptions whose class, or a base class, is named in ``retry_on`` are retried
     (by ``__name__`` or fully qualified name). There is no jitter: runs stay reproducible.
     """
+
+    MAX_DELAY_S: ClassVar[float] = 1e9
+    """The longest retry delay a policy may ask for, in seconds (about 31 years)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
@@ -112,6 +117,14 @@ class RetryPolicy(BaseModel):
                     f"RetryPolicy {name}={value!r} is invalid: it must be a finite number >= {low}",
                     hint="give every retry setting a finite value; cap delays with max_backoff_s",
                 )
+        # time.sleep and thread waits overflow well before a float does (~9.2e9 s).
+        cap = data.get("max_backoff_s")
+        if isinstance(cap, int | float) and cap > cls.MAX_DELAY_S:
+            raise FlowDefinitionError(
+                f"RetryPolicy max_backoff_s={cap!r} is invalid: it must be at most "
+                f"{cls.MAX_DELAY_S:g} seconds",
+                hint="a retry delay longer than that cannot be slept; lower max_backoff_s",
+            )
         return data
 
     def delay_before(self, attempt: int) -> float:

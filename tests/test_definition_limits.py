@@ -71,6 +71,7 @@ def test_a_run_with_steep_backoff_retries_then_fails_cleanly(lane: str) -> None:
         {"max_backoff_s": -1},
         {"max_backoff_s": INF},
         {"max_backoff_s": NAN},
+        {"max_backoff_s": 1e10},
     ],
 )
 def test_invalid_retry_settings_are_a_coded_definition_error(settings: dict[str, Any]) -> None:
@@ -86,6 +87,7 @@ def test_invalid_retry_settings_are_a_coded_definition_error(settings: dict[str,
 
 def test_valid_retry_settings_are_kept() -> None:
     policy = RetryPolicy(max_attempts=1, backoff_s=0, multiplier=1, max_backoff_s=0)
+    assert RetryPolicy(backoff_s=1e300, max_backoff_s=1e9).delay_before(3) == 1e9
     assert (policy.max_attempts, policy.multiplier) == (1, 1.0)
     assert math.isfinite(STEEP.multiplier)
 
