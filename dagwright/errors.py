@@ -7,7 +7,8 @@ in ``docs/reference/errors.md`` lists them and a test keeps it in step with this
 Errors split in two families:
 
 * **Misuse** raises at the call: an unknown flow, a flow that does not compile, inputs
-  that do not validate, a tool that cannot be built from its function.
+  that do not validate, a tool that cannot be built from its function, an argument a
+  call cannot take (:class:`UsageError`).
 * **Step failures** never raise out of ``run``: they are recorded on the
   :class:`~dagwright.results.ExecutionResult` as an ``ErrorInfo`` whose ``code`` is one of
   the ``DW-E1xx`` codes below; ``result.raise_for_error()`` turns them into
