@@ -169,8 +169,9 @@ class FlowExecutor:
         """Run a flow on the sync lane and return its result.
 
         Misuse raises at once (``FlowNotFoundError``, ``FlowCompileError``,
-        ``FlowInputError``); a failing step does not raise: the result has
-        ``success=False`` and ``error`` (see ``ExecutionResult.raise_for_error``).
+        ``FlowInputError``, ``RunExistsError``, ``UsageError``); a failing step does not
+        raise: the result has ``success=False`` and ``error`` (see
+        ``ExecutionResult.raise_for_error``).
         ``hooks`` are called with this run's events, after the executor's own hooks.
         """
         return self._complete(self._begin(flow_or_name, inputs, run_id, hooks, streaming=False))
