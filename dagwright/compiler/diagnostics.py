@@ -143,7 +143,10 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "type mismatch",
         "The JSON Schema type of a producer (a step's output field, a flow input, a "
         "literal, or a map's list items) is not accepted by the consuming input field. "
-        "Map a compatible source or change one of the schemas.",
+        "Types are compared structurally (array items, object properties and their "
+        "`required` lists, unions, literals); for a nested misfit the message names the "
+        "path inside the type, such as `items.text`. Map a compatible source or change one "
+        "of the schemas.",
     ),
     DiagnosticCode(
         "DW203",
