@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from dagwright._execution.journal import Restore
 from dagwright._execution.scheduler import RunMachine
 from dagwright._inputs import RunInputs, prepare_inputs
+from dagwright._logging import get_logger
 from dagwright._runs import Leases, Run
 from dagwright.checkpoint.lease import Owner
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
@@ -78,6 +79,7 @@ class FlowExecutor:
         max_concurrency: int = 8,
         hooks: Sequence[Hook] = (),
         checkpointer: Checkpointer | None = None,
+        strict: bool = False,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise TypeError("max_concurrency must be an int >= 1")
@@ -101,6 +103,7 @@ class FlowExecutor:
         self._hooks: tuple[Hook, ...] = tuple(hooks)
         self._checkpointer = checkpointer
         self._max_concurrency = max_concurrency
+        self._strict = strict
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
         self._runs_changed = threading.Condition(self._lock)
@@ -148,16 +151,32 @@ class FlowExecutor:
         raise TypeError(f"expected a Flow or a flow name, got {type(flow_or_name).__name__}")
 
     def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
-        """Compile a flow against this executor's tools (cached; ``FlowCompileError``)."""
+        """Compile a flow against this executor's tools (cached; ``FlowCompileError``).
+
+        A plan's warnings are logged once, at WARNING (event ``flow_warnings``), when
+        this executor compiles it; with ``strict=True`` they are errors instead.
+        """
         if self._closed:
             self._check_open()
         flow = self.resolve(flow_or_name)
         key = (flow.definition_digest, self._registry.generation)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = compile_flow(flow, tools=self._tools, registry=self._registry)
+            compiled = compile_flow(
+                flow, tools=self._tools, registry=self._registry, strict=self._strict
+            )
             with self._lock:
+                first = key not in self._compiled
                 self._compiled[key] = compiled
+            if first and compiled.all_warnings:
+                # Logged when the plan is compiled, not per run, so that they are read.
+                get_logger().warning(
+                    "flow_warnings",
+                    flow=flow.name,
+                    version=flow.version,
+                    codes=[d.code for d in compiled.all_warnings],
+                    diagnostics=[d.format() for d in compiled.all_warnings],
+                )
         return compiled
 
     # ---- running -------------------------------------------------------------------
