@@ -253,6 +253,14 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "The flow has no `description`. Informational only, so that quick scripts stay "
         "quiet; `dagwright lint` shows it.",
     ),
+    DiagnosticCode(
+        "DW405",
+        "warning",
+        "flow input named like a written key",
+        "A required flow input's name is close to a key some step writes (`result` while "
+        'a step writes `results`): the message asks "did you mean `results`?". Read the '
+        "written key (and depend on its writer), or rename the input if it is meant.",
+    ),
 )
 
 CODES: Mapping[str, DiagnosticCode] = MappingProxyType({c.code: c for c in _TABLE})
