@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from dagwright._execution.journal import Restore
 from dagwright._inputs import RunInputs, prepare_inputs
+from dagwright._logging import get_logger
 from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
 from dagwright._runs import Leases, Run
 from dagwright.checkpoint.lease import Owner
@@ -77,6 +78,7 @@ class FlowExecutor:
         max_concurrency: int = 8,
         hooks: Sequence[Hook] = (),
         checkpointer: Checkpointer | None = None,
+        strict: bool = False,
     ) -> None:
         check_max_concurrency(max_concurrency)
         self._tools: dict[str, Tool] = {}
@@ -97,6 +99,7 @@ class FlowExecutor:
         self._hooks: tuple[Hook, ...] = tuple(hooks)
         self._checkpointer = checkpointer
         self._max_concurrency = max_concurrency
+        self._strict = strict
         self._compiled: dict[tuple[str, int], CompiledFlow] = {}
         self._lock = threading.Lock()
         self._runs_changed = threading.Condition(self._lock)
@@ -144,16 +147,32 @@ class FlowExecutor:
         raise flow_ref_error(flow_or_name)
 
     def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
-        """Compile a flow against this executor's tools (cached; ``FlowCompileError``)."""
+        """Compile a flow against this executor's tools (cached; ``FlowCompileError``).
+
+        A plan's warnings are logged once, at WARNING (event ``flow_warnings``), when
+        this executor compiles it; with ``strict=True`` they are errors instead.
+        """
         if self._closed:
             self._check_open()
         flow = self.resolve(flow_or_name)
         key = (flow.definition_digest, self._registry.generation)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = compile_flow(flow, tools=self._tools, registry=self._registry)
+            compiled = compile_flow(
+                flow, tools=self._tools, registry=self._registry, strict=self._strict
+            )
             with self._lock:
+                first = key not in self._compiled
                 self._compiled[key] = compiled
+            if first and compiled.all_warnings:
+                # Logged when the plan is compiled, not per run, so that they are read.
+                get_logger().warning(
+                    "flow_warnings",
+                    flow=flow.name,
+                    version=flow.version,
+                    codes=[d.code for d in compiled.all_warnings],
+                    diagnostics=[d.format() for d in compiled.all_warnings],
+                )
         return compiled
 
     # ---- running -------------------------------------------------------------------

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from dagwright._misuse import flow_ref_error
-from dagwright.errors import FlowDefinitionError, FlowNotFoundError
+from dagwright.errors import FlowCompileError, FlowDefinitionError, FlowNotFoundError
 from dagwright.flows import Flow
+from dagwright.tools import Tool, ToolSpec
+
+Tools = Iterable[Tool | ToolSpec] | Mapping[str, Tool | ToolSpec]
+
+_TOOL_FREE = frozenset(
+    {"DW101", "DW102", "DW103", "DW106", "DW107", "DW109", "DW110", "DW111", "DW208"}
+)
+"""The checks whose verdict needs neither a tool nor the sub-flows: ids, dependencies,
+cycles, targets named, map settings, predicates and pointers."""
 
 _PART = re.compile(r"(\d+)|(\D+)")
 
@@ -26,23 +35,43 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 
 
 class FlowRegistry:
-    """Holds flows by name and version; safe to share between threads."""
+    """Holds flows by name and version; safe to share between threads.
 
-    def __init__(self, flows: tuple[Flow, ...] | list[Flow] = ()) -> None:
+    :meth:`register` checks each flow before adding it and raises
+    :class:`~dagwright.errors.FlowCompileError` (adding nothing) when a check fails.
+    Given ``tools`` (``Tool``s or ``ToolSpec``s, as for ``compile_flow``), it runs every
+    check, sub-flows resolving through this registry. Without them (``tools=None``) it
+    runs those that need no tool: duplicate or missing ids, unknown dependencies,
+    cycles, steps naming both or neither of tool/flow, map settings, ``when``
+    predicates and JSON pointers; tools, types and data flow are checked when the flow
+    is compiled to run. A sub-flow that is not registered yet is not an error here
+    (callers may be registered before the flows they call): it is when the caller is
+    compiled.
+    """
+
+    def __init__(
+        self, flows: tuple[Flow, ...] | list[Flow] = (), tools: Tools | None = None
+    ) -> None:
         self._flows: dict[str, dict[str, Flow]] = {}
         self._lock = threading.Lock()
         self._generation = 0
+        self._tools: Tools | None = (
+            None if tools is None else dict(tools) if isinstance(tools, Mapping) else tuple(tools)
+        )
         for flow in flows:
             self.register(flow)
 
     def register(self, flow: Flow) -> Flow:
-        """Add ``flow`` under its name and version and return it.
+        """Check ``flow`` (see the class docstring), add it under its name and version,
+        and return it.
 
-        Raises :class:`FlowDefinitionError` when another definition already holds that
-        name and version, :class:`UsageError` when ``flow`` is not a flow.
+        Raises :class:`~dagwright.errors.FlowCompileError` when a check fails,
+        :class:`FlowDefinitionError` when another definition already holds that name
+        and version, and :class:`~dagwright.errors.UsageError` when ``flow`` is not a flow.
         """
         if not isinstance(flow, Flow):
             raise flow_ref_error(flow, names=False)
+        self._check(flow)
         with self._lock:
             versions = self._flows.setdefault(flow.name, {})
             existing = versions.get(flow.version)
@@ -56,6 +85,26 @@ class FlowRegistry:
                 versions[flow.version] = flow
                 self._generation += 1
             return flow
+
+    def _check(self, flow: Flow) -> None:
+        with self._lock:
+            existing = self._flows.get(flow.name, {}).get(flow.version)
+        if existing is not None and existing.definition_digest == flow.definition_digest:
+            return  # checked when it was first registered
+        from dagwright.compiler import compile_flow  # the compiler imports this module
+
+        try:
+            compile_flow(flow, self._tools or (), registry=self)
+        except FlowCompileError as exc:
+            errors = [
+                d
+                for d in exc.diagnostics
+                if d.severity == "error"
+                and d.code != "DW105"
+                and (self._tools is not None or d.code in _TOOL_FREE)
+            ]
+            if errors:
+                raise FlowCompileError(flow.name, errors) from None
 
     def get(self, name: str, version: str | None = None) -> Flow:
         """The flow ``name`` at ``version``, or its highest version when none is given."""

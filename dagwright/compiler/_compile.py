@@ -8,7 +8,7 @@ everything. Only a flow with no error gets a :class:`~dagwright._execution.plan.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
@@ -78,6 +78,25 @@ class CompiledFlow:
         """Warning findings (``info`` ones are only in ``diagnostics``)."""
         return tuple(d for d in self.diagnostics if d.severity == "warning")
 
+    @cached_property
+    def all_warnings(self) -> tuple[Diagnostic, ...]:
+        """:attr:`warnings` and those of every sub-flow called, however deep.
+
+        A sub-flow's warning is prefixed ``in sub-flow '<name>'`` and attached to the
+        first step that calls it, as its errors are.
+        """
+        found = list(self.warnings)
+        callers: dict[str, str] = {}
+        for step in self.plan.steps:
+            if step.subplan is not None:
+                callers.setdefault(step.target, step.id)
+        for name, sub in self.subflows.items():
+            for inner in sub.all_warnings:
+                where = f" at step {inner.step_id!r}" if inner.step_id is not None else ""
+                message = f"in sub-flow {name!r}{where}: {inner.message}"
+                found.append(replace(inner, message=message, step_id=callers.get(name)))
+        return tuple(found)
+
 
 _CACHE: LRUCache[CompiledFlow] = LRUCache(MAXSIZE)
 
@@ -91,6 +110,8 @@ def compile_flow(
     flow: Flow,
     tools: Iterable[Tool | ToolSpec] | Mapping[str, Tool | ToolSpec] = (),
     registry: FlowRegistry | None = None,
+    *,
+    strict: bool = False,
 ) -> CompiledFlow:
     """Check ``flow`` against ``tools`` (and sub-flows from ``registry``) and compile it.
 
@@ -102,11 +123,20 @@ def compile_flow(
     their latest registered version and compile recursively with the same tools.
     Successful results are cached (thread-safe LRU of 256): the same flow, tools and
     sub-flows give the identical object.
+
+    With ``strict=True`` warnings are errors: a flow with any warning (its own, or one
+    of a sub-flow it calls, prefixed ``in sub-flow '<name>'`` and attached to the calling
+    step) raises ``FlowCompileError``, whose diagnostics carry them with severity
+    ``"error"``. Strictness is applied after the cache, so it never changes what is cached.
     """
     result = _compile(flow, normalize_tools(tools), registry, ())
-    if isinstance(result, CompiledFlow):
-        return result
-    raise FlowCompileError(flow.name, result)
+    if not isinstance(result, CompiledFlow):
+        raise FlowCompileError(flow.name, result)
+    if strict and result.all_warnings:
+        others = [d for d in result.diagnostics if d.severity != "warning"]
+        promoted = [replace(d, severity="error") for d in result.all_warnings]
+        raise FlowCompileError(flow.name, [*promoted, *others])
+    return result
 
 
 def _compile(

@@ -50,18 +50,38 @@ def _check_outputs(analysis: Analysis, writers: dict[str, list[int]]) -> None:
             )
 
 
-def _bits(mask: int) -> list[int]:
-    found = []
-    while mask:
-        low = mask & -mask
-        found.append(low.bit_length() - 1)
-        mask ^= low
-    return found
+def _names(analysis: Analysis, indices: list[int], total: int) -> str:
+    shown = ", ".join(repr(analysis.steps[i].id) for i in indices[:_SHOWN])
+    return shown + (f" and {total - _SHOWN} more" if total > _SHOWN else "")
 
 
-def _names(analysis: Analysis, indices: list[int]) -> str:
-    shown = ", ".join(repr(analysis.steps[i].id) for i in indices[:5])
-    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+_SHOWN = 5
+"""Writers named in one message; a key with thousands of writers gets a short one."""
+
+
+def _unordered(
+    analysis: Analysis, b: int, earlier: list[int], mask: int
+) -> tuple[list[int], int, int]:
+    """The earlier writers in ``mask`` unordered with ``b``: the first few in canonical
+    order, how many there are, and the latest.
+
+    Canonical order is topological, so an earlier writer is never a descendant of ``b``
+    unless the graph has a cycle; only then is each one checked.
+    """
+    if not analysis.acyclic:
+        every = [a for a in earlier if mask >> a & 1 and not analysis.is_ancestor(b, a)]
+        return every[:_SHOWN], len(every), every[-1] if every else -1
+    total = mask.bit_count()
+    if not total:
+        return [], 0, -1
+    first = []
+    for a in earlier:
+        if mask >> a & 1:
+            first.append(a)
+            if len(first) == _SHOWN:
+                break
+    latest = next(a for a in reversed(earlier) if mask >> a & 1)
+    return first, total, latest
 
 
 def _check_collisions(analysis: Analysis, writers: dict[str, list[int]]) -> None:
@@ -73,29 +93,27 @@ def _check_collisions(analysis: Analysis, writers: dict[str, list[int]]) -> None
     severity = _ORDERED_SEVERITY[analysis.flow.on_context_collision]
     fields = analysis.input_fields or {}
     steps = analysis.steps
-    position = analysis.position
     for key, indices in writers.items():
         earlier: list[int] = []
         earlier_mask = 0
         for b in indices:
             ancestors = analysis.ancestors[b] & earlier_mask
-            unordered = sorted(
-                (a for a in _bits(earlier_mask & ~ancestors) if not analysis.is_ancestor(b, a)),
-                key=position.__getitem__,
+            first, total, latest_unordered = _unordered(
+                analysis, b, earlier, earlier_mask & ~ancestors
             )
-            if unordered:
+            if total:
                 analysis.report(
                     "DW302",
-                    f"steps {_names(analysis, unordered)} and {steps[b].id!r} all write key "
-                    f"{key!r} and none depends on another, so the result would depend on "
+                    f"steps {_names(analysis, first, total)} and {steps[b].id!r} all write "
+                    f"key {key!r} and none depends on another, so the result would depend on "
                     "timing"
-                    if len(unordered) > 1
-                    else f"steps {steps[unordered[0]].id!r} and {steps[b].id!r} both write "
+                    if total > 1
+                    else f"steps {steps[first[0]].id!r} and {steps[b].id!r} both write "
                     f"key {key!r} and neither depends on the other, so the result would "
                     "depend on timing",
                     step=steps[b],
                     hint=f"rename one output with `outputs`, or add "
-                    f"depends_on=[{steps[unordered[-1]].id!r}] to {steps[b].id!r}",
+                    f"depends_on=[{steps[latest_unordered].id!r}] to {steps[b].id!r}",
                 )
             if severity is not None and ancestors:
                 latest = next(a for a in reversed(earlier) if ancestors >> a & 1)

@@ -193,12 +193,16 @@ def _report_cycles(analysis: Analysis) -> None:
 def _ancestors(analysis: Analysis) -> None:
     n = len(analysis.steps)
     masks = [0] * n
+    earlier = [0] * n
+    position = analysis.position
     if analysis.acyclic:
         for index in analysis.order:
-            mask = 0
+            mask = by_position = 0
             for p in analysis.preds[index]:
                 mask |= masks[p] | (1 << p)
+                by_position |= earlier[p] | (1 << position[p])
             masks[index] = mask
+            earlier[index] = by_position
     else:
         import networkx as nx
 
@@ -207,4 +211,6 @@ def _ancestors(analysis: Analysis) -> None:
             for a in nx.ancestors(graph, index):
                 if a != index:
                     masks[index] |= 1 << a
+                    earlier[index] |= 1 << position[a]
     analysis.ancestors = tuple(masks)
+    analysis.earlier = tuple(earlier)

@@ -1,19 +1,28 @@
 """Hygiene pass: findings that never block compilation.
 
 Emits DW401 (unreachable step), DW402 (retry on a non-idempotent tool), DW403 (tool
-without description, once per tool) and DW404 (flow without description, ``info``).
+without description, once per tool), DW404 (flow without description, ``info``) and
+DW405 (a required flow input named like a key some step writes).
 """
 
 from __future__ import annotations
 
-from dagwright.compiler._state import Analysis
+from difflib import get_close_matches
+
+from dagwright._execution.plan import LITERAL
+from dagwright.compiler._state import Analysis, SourceDraft, StepState
+
+_CLOSE = 0.8
+"""difflib similarity above which two names look like one misspelt: ``result`` and
+``results`` score 0.92, ``n`` and ``ns`` 0.67."""
 
 
 def check_hygiene(analysis: Analysis) -> None:
-    """Report DW401-DW404."""
+    """Report DW401-DW405."""
     _check_unreachable(analysis)
     _check_retries(analysis)
     _check_descriptions(analysis)
+    _check_near_misses(analysis)
 
 
 def _check_unreachable(analysis: Analysis) -> None:
@@ -70,4 +79,46 @@ def _check_descriptions(analysis: Analysis) -> None:
             "DW404",
             f"flow {flow.name!r} has no description",
             hint="set `description=` on the flow",
+        )
+
+
+def _reads_input(state: StepState, key: str) -> bool:
+    """Whether ``state`` reads ``key`` from the flow inputs (no producer before it)."""
+    sources: list[SourceDraft] = [b.source for b in state.bindings]
+    sources += [source for _, source in state.when_sources]
+    if state.over is not None:
+        sources.append(state.over)
+    return any(s.kind != LITERAL and s.key == key and not s.producers for s in sources)
+
+
+def _check_near_misses(analysis: Analysis) -> None:
+    """A required input that only looks like a written key is probably a typo of it."""
+    if not analysis.required_inputs:
+        return
+    first_writer: dict[str, StepState] = {}
+    for state in analysis.in_order():
+        for key in state.produces:
+            first_writer.setdefault(key, state)
+    # Bucket by length: names whose lengths differ by half cannot reach the cutoff, so a
+    # flow with many keys costs a few comparisons per input, not one per key.
+    by_length: dict[int, list[str]] = {}
+    for key in first_writer:
+        by_length.setdefault(len(key), []).append(key)
+    for name in analysis.required_inputs:
+        if name in first_writer:
+            continue
+        low, high = len(name) * 2 // 3, len(name) * 3 // 2 + 1
+        near = [k for n in range(low, high + 1) for k in by_length.get(n, ())]
+        match = get_close_matches(name, near, n=1, cutoff=_CLOSE)
+        if not match:
+            continue
+        key = match[0]
+        reader = next((s for s in analysis.in_order() if _reads_input(s, name)), None)
+        analysis.report(
+            "DW405",
+            f"required flow input {name!r} is close to key {key!r}, which step "
+            f"{first_writer[key].id!r} writes: did you mean `{key}`?",
+            step=reader,
+            hint=f"read {key!r} instead (and depend on {first_writer[key].id!r}), or "
+            f"rename the input if {name!r} is meant",
         )

@@ -38,17 +38,65 @@ def decode_pointer(text: str) -> tuple[str, tuple[str, ...]] | None:
     return decoded[0], decoded[1:]
 
 
-def _ids(analysis: Analysis, indices: list[int]) -> str:
-    return ", ".join(repr(analysis.steps[i].id) for i in indices)
+def _ids(analysis: Analysis, indices: list[int], more: bool = False) -> str:
+    shown = ", ".join(repr(analysis.steps[i].id) for i in indices)
+    return shown + " and others" if more else shown
+
+
+_SHOWN = 5
+"""Steps named in one message; a flow with thousands of writers gets a short one."""
 
 
 @dataclass(slots=True)
 class _Reader:
     analysis: Analysis
     writers: dict[str, list[int]]
+    """Each key's writers (declaration indices) in canonical order."""
     opaque: list[int]
     input_reads: dict[str, bool] = field(default_factory=dict)
     """Without an input schema: keys that fall back to the flow inputs -> required."""
+    masks: dict[str, int] = field(default_factory=dict)
+    """Each key's writers as a bit set of canonical positions."""
+
+    def __post_init__(self) -> None:
+        position = self.analysis.position
+        for key, indices in self.writers.items():
+            mask = 0
+            for w in indices:
+                mask |= 1 << position[w]
+            self.masks[key] = mask
+
+    def ancestor_writers(self, s: int, key: str) -> tuple[int, ...]:
+        """Ancestor writers of ``key`` for step ``s``, latest first, up to a sure one.
+
+        Writers listed after one that always writes (see ``Analysis.always_writes``)
+        could never be read, so they are left out: a chain of n writers of one key then
+        gives n producers in all, not n^2 / 2.
+        """
+        analysis = self.analysis
+        mask = analysis.earlier[s] & self.masks.get(key, 0)
+        found: list[int] = []
+        while mask:
+            top = mask.bit_length() - 1
+            w = analysis.order[top]
+            found.append(w)
+            if analysis.always_writes(w):
+                break
+            mask ^= 1 << top
+        return tuple(found)
+
+    def others(self, key: str, s: int, *, later: bool) -> tuple[list[int], bool]:
+        """Up to ``_SHOWN`` writers of ``key`` other than ``s`` that are unordered with it
+        (or, with ``later``, its descendants), in canonical order, and whether there are
+        more."""
+        analysis = self.analysis
+        found: list[int] = []
+        for w in self.writers.get(key, ()):
+            if w != s and analysis.is_ancestor(s, w) == later:
+                if len(found) == _SHOWN:
+                    return found, True
+                found.append(w)
+        return found, False
 
     def producers(
         self, state: StepState, key: str, *, required: bool, explicit: bool, what: str
@@ -60,21 +108,18 @@ class _Reader:
         """
         analysis = self.analysis
         s = state.index
-        # Writers are listed latest first in canonical order, so ancestors come out sorted.
-        mask = analysis.ancestors[s]
-        ancestors = tuple(w for w in self.writers.get(key, ()) if mask >> w & 1)
+        ancestors = self.ancestor_writers(s, key)
         if ancestors:
             analysis.reads.add(key)
             return ancestors
-        candidates = [w for w in self.writers.get(key, ()) if w != s]
-        unordered = [w for w in reversed(candidates) if not analysis.is_ancestor(s, w)]
+        unordered, more = self.others(key, s, later=False)
         if unordered:
             if required or explicit:
                 plural = len(unordered) > 1
                 analysis.report(
                     "DW201",
                     f"{what} reads key {key!r}, which only step{'s' if plural else ''} "
-                    f"{_ids(analysis, unordered)} write{'' if plural else 's'}, and "
+                    f"{_ids(analysis, unordered, more)} write{'' if plural else 's'}, and "
                     f"{'none is an ancestor' if plural else 'it is not an ancestor'} of this step",
                     step=state,
                     hint=f"add depends_on=[{_ids(analysis, unordered)}] to step "
@@ -88,8 +133,10 @@ class _Reader:
                 return ()
             opaque_before = any(analysis.is_ancestor(o, s) for o in self.opaque)
             if (required or explicit) and not opaque_before:
-                later = [w for w in reversed(candidates) if analysis.is_ancestor(s, w)]
-                also = f"; only later step(s) {_ids(analysis, later)} write it" if later else ""
+                later, more = self.others(key, s, later=True)
+                also = (
+                    f"; only later step(s) {_ids(analysis, later, more)} write it" if later else ""
+                )
                 schema_name = analysis.flow.input_schema.__name__  # type: ignore[union-attr]
                 analysis.report(
                     "DW203",
@@ -236,7 +283,7 @@ def resolve_reads(analysis: Analysis) -> None:
     if flow.output_schema is not None:
         analysis.output_fields = model_fields(flow.output_schema)
     writers: dict[str, list[int]] = {}
-    for state in reversed(analysis.in_order()):
+    for state in analysis.in_order():
         for key in state.produces:
             writers.setdefault(key, []).append(state.index)
     reader = _Reader(analysis, writers, [s.index for s in analysis.steps if s.opaque])

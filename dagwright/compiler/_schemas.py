@@ -10,6 +10,7 @@ run time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Schema = Mapping[str, Any]
@@ -165,24 +166,212 @@ def navigate(schema: Schema, path: tuple[str, ...]) -> Schema | None:
 def compatible(producer: Schema, consumer: Schema) -> bool:
     """True when some value ``producer`` admits may be accepted by ``consumer``.
 
-    Same JSON type, or integer/number either way (an integer is a number; some numbers
-    are integers); arrays whose item schemas are both known must have compatible items.
-    Unknown types on either side are compatible.
+    See :class:`Comparer` for the rules; unknown types on either side are compatible.
     """
-    produced, accepted = json_types(producer), json_types(consumer)
-    if produced is None or accepted is None:
-        return True
-    for p in produced:
-        for c in accepted:
-            if p != c and (p, c) not in _NUMERIC:
-                continue
-            if p == c == "array":
-                p_items, c_items = array_items(producer), array_items(consumer)
-                known = p_items is not None and c_items is not None
-                if known and not compatible(p_items or ANY, c_items or ANY):
-                    continue
-            return True
-    return False
+    return Comparer().mismatch(producer, consumer) is None
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """Why a producer's schema does not fit a consumer's: where, and what differs.
+
+    ``path`` walks the consumer's type: property names, ``items`` for array elements
+    and ``*`` for the values of a mapping; empty at the top.
+    """
+
+    path: tuple[str, ...]
+    reason: str
+
+    @property
+    def where(self) -> str:
+        """The path as ``items.text`` (empty at the top)."""
+        return ".".join(self.path)
+
+
+_Node = tuple[Schema, Schema]
+"""A schema and the document its local ``$ref``s resolve against."""
+
+
+class Comparer:
+    """Structural JSON Schema compatibility, memoised per (producer, consumer) pair.
+
+    Optimistic, like the type sets: a pair fits when *some* value the producer admits
+    may be accepted. Alternatives (``anyOf``/``oneOf``, type lists) fit when any pair of
+    them does; ``allOf`` on the consumer must fit part by part. Within a matching type,
+    ``const``/``enum`` value sets must meet, array items must fit, and object properties
+    must fit by name: a property the consumer requires must exist on the producer (a
+    validated producer dumps every property it declares, so its own ``required`` list
+    does not matter), and with ``additionalProperties: false`` on the consumer every
+    producer property must be one it declares. ``$ref``s resolve against their document;
+    a pair met again inside its own comparison (a recursive type) fits, which ends the
+    walk. One comparer serves a whole compilation, so a schema pair met by many steps
+    (or at many depths) is compared once.
+    """
+
+    __slots__ = ("_active", "_keep", "_memo")
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, int], Mismatch | None] = {}
+        self._active: set[tuple[int, int]] = set()
+        self._keep: list[Schema] = []  # the memo is keyed by id: keep the keys alive
+
+    def mismatch(self, producer: Schema, consumer: Schema) -> Mismatch | None:
+        """``None`` when ``producer`` fits ``consumer``, else the deepest misfit found."""
+        return self._compare((producer, producer), (consumer, consumer))
+
+    def _compare(self, producer: _Node, consumer: _Node) -> Mismatch | None:
+        key = (id(producer[0]), id(consumer[0]))
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._active:
+            return None
+        self._active.add(key)
+        try:
+            found = self._alternatives(producer, consumer)
+        finally:
+            self._active.discard(key)
+        self._memo[key] = found
+        self._keep += (producer[0], consumer[0])
+        return found
+
+    def _alternatives(self, producer: _Node, consumer: _Node) -> Mismatch | None:
+        parts = consumer[0].get("allOf")
+        if isinstance(parts, list) and len(parts) > 1 and "$ref" not in consumer[0]:
+            for part in parts:
+                if isinstance(part, Mapping):
+                    found = self._compare(producer, (part, consumer[1]))
+                    if found is not None:
+                        return found
+            return None
+        best: Mismatch | None = None
+        for p in _expand(producer):
+            for c in _expand(consumer):
+                found = self._plain(p, c)
+                if found is None:
+                    return None
+                if best is None or len(found.path) > len(best.path):
+                    best = found
+        return best
+
+    def _plain(self, producer: _Node, consumer: _Node) -> Mismatch | None:
+        """Compare two schemas without unions or references."""
+        p, c = producer[0], consumer[0]
+        produced, accepted = json_types(p), json_types(c)
+        if produced is None or accepted is None:
+            return None
+        shared = {t for t in produced for a in accepted if t == a or (t, a) in _NUMERIC}
+        if not shared:
+            return Mismatch((), f"expects {describe(c)}, got {describe(p)}")
+        p_values, c_values = _values(p), _values(c)
+        if p_values is not None and c_values is not None and not p_values.keys() & c_values:
+            return Mismatch((), f"accepts only {_show(c_values)}, got {_show(p_values)}")
+        best: Mismatch | None = None
+        for kind in sorted(shared):
+            if kind == "array":
+                found = self._items(producer, consumer)
+            elif kind == "object":
+                found = self._objects(producer, consumer)
+            else:
+                found = None
+            if found is None:
+                return None
+            best = found if best is None or len(found.path) > len(best.path) else best
+        return best
+
+    def _items(self, producer: _Node, consumer: _Node) -> Mismatch | None:
+        p_items, c_items = producer[0].get("items"), consumer[0].get("items")
+        if not isinstance(p_items, Mapping) or not isinstance(c_items, Mapping):
+            return None
+        found = self._compare((p_items, producer[1]), (c_items, consumer[1]))
+        return None if found is None else Mismatch(("items", *found.path), found.reason)
+
+    def _objects(self, producer: _Node, consumer: _Node) -> Mismatch | None:
+        p, c = producer[0], consumer[0]
+        p_props, c_props = p.get("properties"), c.get("properties")
+        p_extra, c_extra = p.get("additionalProperties"), c.get("additionalProperties")
+        if isinstance(p_extra, Mapping) and isinstance(c_extra, Mapping):
+            found = self._compare((p_extra, producer[1]), (c_extra, consumer[1]))
+            if found is not None:
+                return Mismatch(("*", *found.path), found.reason)
+        if not isinstance(p_props, Mapping):
+            return None  # the producer does not say which properties it has
+        c_props = c_props if isinstance(c_props, Mapping) else {}
+        required = c.get("required")
+        open_producer = p_extra is True or isinstance(p_extra, Mapping)
+        for name in required if isinstance(required, list) else ():
+            if name not in p_props and not open_producer:
+                return Mismatch((name,), f"requires {name!r}, which the producer lacks")
+        for name, p_sub in p_props.items():
+            c_sub = c_props.get(name)
+            if c_sub is None:
+                c_sub = c_extra
+                if c_sub is False:
+                    return Mismatch(
+                        (name,), "takes no such property (additionalProperties is false)"
+                    )
+            if isinstance(c_sub, Mapping) and isinstance(p_sub, Mapping):
+                found = self._compare((p_sub, producer[1]), (c_sub, consumer[1]))
+                if found is not None:
+                    return Mismatch((name, *found.path), found.reason)
+        return None
+
+
+def _expand(node: _Node, depth: int = 0) -> Iterator[_Node]:
+    """The non-union alternatives of a schema, with local ``$ref``s resolved.
+
+    Sibling keywords of a ``$ref`` annotate it; the target carries the type.
+    """
+    schema, root = node
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and depth < 32:
+        target = _lookup(root, ref)
+        if target is None:
+            yield ({k: v for k, v in schema.items() if k != "$ref"}, root)
+        else:
+            yield from _expand(({**schema, **target, "$ref": None}, root), depth + 1)
+        return
+    for union in ("anyOf", "oneOf"):
+        members = schema.get(union)
+        if isinstance(members, list) and members:
+            for member in members:
+                if isinstance(member, Mapping):
+                    yield from _expand((member, root), depth + 1)
+            return
+    parts = schema.get("allOf")
+    if isinstance(parts, list) and len(parts) == 1 and isinstance(parts[0], Mapping):
+        yield from _expand((parts[0], root), depth + 1)
+        return
+    yield node
+
+
+def _values(schema: Schema) -> dict[tuple[str | None, Any], str] | None:
+    """The values a ``const``/``enum`` allows (tag -> display), or ``None`` when free.
+
+    Values are tagged with their JSON type so that ``True`` and ``1`` differ, while an
+    integer and a number compare by value.
+    """
+    if "const" in schema:
+        raw = [schema["const"]]
+    else:
+        enum = schema.get("enum")
+        if not isinstance(enum, list) or not enum:
+            return None
+        raw = enum
+    found: dict[tuple[str | None, Any], str] = {}
+    for v in raw:
+        kind = value_type(v)
+        if kind in ("integer", "number"):
+            tag: tuple[str | None, Any] = ("number", float(v))
+        elif kind in ("string", "boolean", "null"):
+            tag = (kind, v)
+        else:
+            tag = (kind, repr(v))
+        found[tag] = repr(v)
+    return found
+
+
+def _show(values: dict[tuple[str | None, Any], str]) -> str:
+    return ", ".join(values.values())
 
 
 def describe(schema: Schema) -> str:

@@ -88,6 +88,8 @@ class Analysis:
     position: tuple[int, ...] = ()
     ancestors: tuple[int, ...] = ()
     """Per declaration index, a bit set of its transitive predecessors."""
+    earlier: tuple[int, ...] = ()
+    """The same sets by canonical position: the highest bit is the latest ancestor."""
     preds: tuple[frozenset[int], ...] = ()
     explicit: tuple[frozenset[int], ...] = ()
     acyclic: bool = True
@@ -127,6 +129,26 @@ class Analysis:
     def ordered(self, a: int, b: int) -> bool:
         """True when one of the two steps is an ancestor of the other."""
         return self.is_ancestor(a, b) or self.is_ancestor(b, a)
+
+    def always_writes(self, index: int) -> bool:
+        """Whether step ``index`` writes all its keys whenever a descendant of it runs.
+
+        A tool step with no ``when``, no ``depends_on`` (whose skips would skip it) and
+        no ``on_error="skip"`` either completes, writing every key it maps (a fallback
+        outputs them all, or DW204 is reported), or fails and halts its frame, so that
+        no descendant starts. Sub-flow and map steps may finish without a key.
+        """
+        state = self.steps[index]
+        step = state.step
+        return (
+            state.tool is not None
+            and not state.is_map
+            and not state.opaque
+            and step.when is None
+            and not self.explicit[index]
+            and isinstance(step, Step)
+            and step.on_error != "skip"
+        )
 
     def in_order(self) -> list[StepState]:
         """The steps in canonical order."""

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from dagwright._execution.plan import LITERAL
 from dagwright.compiler._reads import flow_inputs
 from dagwright.compiler._schemas import (
+    Comparer,
+    Mismatch,
     Schema,
     array_items,
-    compatible,
     describe,
     json_types,
     literal_schema,
@@ -33,6 +34,7 @@ class _Sources:
     inputs: frozenset[str]
     uniform: frozenset[str]
     """Keys whose writers all share one schema object (the same tool, many times)."""
+    comparer: Comparer
 
     def origins(self, source: SourceDraft) -> list[tuple[str, Schema]]:
         """(description, schema) of everything that may supply ``source``'s value.
@@ -77,6 +79,7 @@ def check_types(analysis: Analysis) -> None:
         analysis,
         flow_inputs(analysis),
         frozenset(k for k, ids in schemas.items() if len(ids) == 1),
+        Comparer(),
     )
     for state in analysis.in_order():
         _check_bindings(sources, state)
@@ -95,17 +98,45 @@ def _check_bindings(sources: _Sources, state: StepState) -> None:
             origins = [(f"the literal {source.value!r}", literal_schema(source.value))]
         else:
             origins = sources.origins(source)
-        bad = [(label, s) for label, s in origins if not compatible(s, binding.schema)]
+        bad, nested = _misfits(sources.comparer, origins, binding.schema, "")
         if not bad:
             continue
-        found = "; ".join(f"{label} is {describe(s)}" for label, s in bad)
         sources.analysis.report(
             "DW202",
             f"field {binding.field!r} of {_target(state)} expects "
-            f"{describe(binding.schema)}, but {found}",
+            f"{describe(binding.schema)}, but {'; '.join(bad)}",
             step=state,
-            hint="map the field to a source of a compatible type, or change one of the schemas",
+            hint=_hint(nested, "map the field to a source of a compatible type"),
         )
+
+
+def _misfits(
+    comparer: Comparer, origins: list[tuple[str, Schema]], consumer: Schema, what: str
+) -> tuple[list[str], bool]:
+    """One phrase per origin that does not fit ``consumer``, and whether one is nested."""
+    bad = []
+    nested = False
+    for label, schema in origins:
+        found: Mismatch | None = comparer.mismatch(schema, consumer)
+        if found is None:
+            continue
+        phrase = f"{what}{label} {'are' if what else 'is'} {describe(schema)}"
+        if found.path:
+            nested = True
+            phrase += f", and at `{found.where}` the consumer {found.reason}"
+        elif describe(schema) == describe(consumer):
+            phrase += f" and the consumer {found.reason}"  # same type, other values
+        bad.append(phrase)
+    return bad, nested
+
+
+def _hint(nested: bool, advice: str) -> str:
+    if nested:
+        return (
+            f"{advice}; for a nested type, give the producer's model the fields the "
+            "consumer requires, with compatible types, or make them optional in the consumer"
+        )
+    return f"{advice}, or change one of the schemas"
 
 
 def _check_over(sources: _Sources, state: StepState, step: MapStep, over: SourceDraft) -> None:
@@ -127,16 +158,15 @@ def _check_over(sources: _Sources, state: StepState, step: MapStep, over: Source
     item_field = state.interface.inputs.get(step.item) if state.interface else None
     if item_field is None:
         return
-    bad = []
-    for label, schema in origins:
-        items = array_items(schema)
-        if items is not None and not compatible(items, item_field.schema):
-            bad.append(f"the items of {label} are {describe(items)}")
+    items = [(label, i) for label, s in origins if (i := array_items(s)) is not None]
+    bad, nested = _misfits(sources.comparer, items, item_field.schema, "the items of ")
     if bad:
         analysis.report(
             "DW202",
             f"item field {step.item!r} of {_target(state)} expects "
             f"{describe(item_field.schema)}, but {'; '.join(bad)}",
             step=state,
-            hint="map over a list whose items match the item field, or change `item`",
+            hint=_hint(
+                nested, "map over a list whose items match the item field, or change `item`"
+            ),
         )

@@ -143,7 +143,10 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "type mismatch",
         "The JSON Schema type of a producer (a step's output field, a flow input, a "
         "literal, or a map's list items) is not accepted by the consuming input field. "
-        "Map a compatible source or change one of the schemas.",
+        "Types are compared structurally (array items, object properties and their "
+        "`required` lists, unions, literals); for a nested misfit the message names the "
+        "path inside the type, such as `items.text`. Map a compatible source or change one "
+        "of the schemas.",
     ),
     DiagnosticCode(
         "DW203",
@@ -249,6 +252,14 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "flow without description",
         "The flow has no `description`. Informational only, so that quick scripts stay "
         "quiet; `dagwright lint` shows it.",
+    ),
+    DiagnosticCode(
+        "DW405",
+        "warning",
+        "flow input named like a written key",
+        "A required flow input's name is close to a key some step writes (`result` while "
+        'a step writes `results`): the message asks "did you mean `results`?". Read the '
+        "written key (and depend on its writer), or rename the input if it is meant.",
     ),
 )
 

@@ -291,6 +291,14 @@ CASES = [
         Flow("f", [Step(tool="double")], description="Doubles."),
         says="'f'",
     ),
+    Case(
+        "DW405",
+        "warning",
+        "m",
+        Flow("f", [Step(tool="listing"), _map(over="item")]),
+        Flow("f", [Step(tool="listing"), _map(over="items")]),
+        says="did you mean `items`?",
+    ),
 ]
 
 
@@ -637,3 +645,20 @@ def test_unordered_collisions_are_reported_per_later_writer() -> None:
     found = [d for d in findings(flow) if d.code == "DW302"]
     assert [d.step_id for d in found] == ["b", "c"]
     assert "'a', 'b' and 'c'" in found[1].message
+
+
+def test_a_misspelt_over_suggests_the_written_key() -> None:
+    search = MapStep(id="search", over="queries", tool="shout", item="text", results="results")
+    flow = Flow("f", [search, _map(id="pages", over="result", results="pages")])
+    found = the(findings(flow), "DW405")
+    assert found.step_id == "pages"
+    assert found.message.endswith("did you mean `results`?")
+    assert "'search'" in found.message
+    assert "queries" in compile_flow(flow, TOOLS).required_inputs
+
+
+def test_a_misspelt_when_name_suggests_the_written_key() -> None:
+    flow = Flow("f", [Step(tool="measure"), Step(tool="double", when="scores > 1")])
+    found = the(findings(flow), "DW405")
+    assert found.step_id == "double"
+    assert found.message.endswith("did you mean `score`?")

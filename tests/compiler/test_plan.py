@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from pydantic import BaseModel
 
 from dagwright._execution.canonical import digest
@@ -38,9 +41,15 @@ def test_canonical_order_breaks_ties_by_declaration_order() -> None:
 
 
 def test_producers_are_ordered_latest_first() -> None:
+    # The later `double` may be skipped, so the earlier one stays a producer.
     flow = Flow(
         "f",
-        [Step(tool="double"), Step(tool="inc"), Step(tool="double"), Step(tool="inc")],
+        [
+            Step(tool="double"),
+            Step(tool="inc"),
+            Step(tool="double", on_error="skip"),
+            Step(tool="inc"),
+        ],
         on_context_collision="overwrite",
     )
     result = compiled(flow)
@@ -309,3 +318,28 @@ def test_a_sub_flow_without_schemas_exposes_its_inputs_and_written_keys() -> Non
     assert call.bindings[0].source.producers == (0,)
     assert call.writes == (("text", "text"),)
     assert result.optional_inputs == ("prefix",)
+
+
+@pytest.mark.parametrize(
+    ("later", "producers"),
+    [
+        ({}, (2,)),
+        ({"on_error": "skip"}, (2, 0)),
+        ({"when": "n > 0"}, (2, 0)),
+        ({"id": "d", "depends_on": "inc"}, (2, 0)),
+        ({"tool": None, "flow": "sub"}, (2, 0)),
+    ],
+)
+def test_producers_stop_at_a_writer_that_always_writes(
+    later: dict[str, Any], producers: tuple[int, ...]
+) -> None:
+    fields: dict[str, Any] = {"tool": "double", **later}
+    flow = Flow(
+        "f",
+        [Step(tool="double"), Step(tool="inc"), Step.model_validate(fields), Step(tool="inc")],
+        on_context_collision="overwrite",
+    )
+    sub = Flow("sub", [Step(tool="double")], description="Doubles n.")
+    result = compiled(flow, registry=FlowRegistry([sub]))
+    (binding,) = result.plan.steps[3].bindings
+    assert binding.source.producers == producers
