@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from dagwright._execution.canonical import NotJSONError, model_json
 from dagwright._logging import get_logger
 from dagwright.errors import (
     StepError,
@@ -79,8 +80,9 @@ def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
 def finish(tool: Tool, raw: Any) -> dict[str, Any]:
     """Validate what the tool returned and give its JSON-mode output dict.
 
-    Accepts an instance of the output model or a mapping of its fields; anything else, or
-    a mapping that does not validate, is a ``ToolOutputError``.
+    Accepts an instance of the output model or a mapping of its fields; anything else, a
+    mapping that does not validate, or an output with no exact JSON form (see
+    ``canonical.model_json``) is a ``ToolOutputError``.
     """
     schema = tool.output_schema
     try:
@@ -100,7 +102,13 @@ def finish(tool: Tool, raw: Any) -> dict[str, Any]:
             f"output of tool {tool.name!r} is invalid: {_summary(exc)}",
             hint=f"return a {schema.__name__} or a dict with exactly its fields",
         ) from exc
-    return model.__pydantic_serializer__.to_python(model, mode="json")  # type: ignore[no-any-return]
+    try:
+        return model_json(model)
+    except NotJSONError as exc:
+        raise ToolOutputError(
+            f"output of tool {tool.name!r} has no exact JSON form: {exc}",
+            hint="runs hold JSON values: finite numbers, str-keyed dicts, valid text",
+        ) from exc
 
 
 def call_sync(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
