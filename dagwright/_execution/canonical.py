@@ -53,6 +53,16 @@ def digest(value: Any) -> str:
     return hashlib.sha256(_ENCODER.encode(value).encode("utf-8")).hexdigest()
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value: its dicts and lists are new, scalars are shared."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    return value
+
+
 def _at(where: str) -> str:
     return f" at {where!r}" if where else ""
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dagwright._execution.canonical import NotJSONError, model_json
+from dagwright._execution.canonical import NotJSONError, copy_json, model_json
 from dagwright._logging import get_logger
 from dagwright.errors import (
     StepError,
@@ -67,7 +67,15 @@ def _summary(exc: ValidationError) -> str:
 
 
 def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
-    """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid)."""
+    """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid).
+
+    The tool gets its own copy of every dict and list: bound values are shared with the
+    context, the records, the journal, later steps and the flow's literals.
+    """
+    for value in inputs.values():
+        if type(value) is dict or type(value) is list:
+            inputs = {field: copy_json(item) for field, item in inputs.items()}
+            break
     try:
         return tool.input_schema.__pydantic_validator__.validate_python(inputs)  # type: ignore[no-any-return]
     except ValidationError as exc:
