@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from dagwright import DAGFlow, Flow, FlowExecutor, Literal, MapStep, Step, tool
-from dagwright.errors import FlowDefinitionError
+from dagwright._execution.binding import MISSING, follow_pointer
+from dagwright.errors import FlowCompileError, FlowDefinitionError
 from tests.conftest import Lane
 
 
@@ -95,3 +96,15 @@ def test_a_sub_flow_name_that_is_no_id_needs_an_explicit_id() -> None:
     with pytest.raises(FlowDefinitionError, match="explicit id"):
         Flow("outer", [Step(flow="my flow")])
     assert Flow("outer", [Step(id="sub", flow="my flow")]).steps[0].id == "sub"
+
+
+@pytest.mark.parametrize("token", ["²", "\u0661", "01", "-", "x"])
+def test_a_pointer_token_that_is_no_index_finds_nothing_in_a_list(token: str) -> None:
+    assert follow_pointer({"items": [10, 20]}, ("items", token)) is MISSING
+    assert follow_pointer({"items": [10, 20]}, ("items", "1")) == 20
+
+
+def test_a_non_ascii_index_is_a_compile_error(lane: Lane) -> None:
+    flow = Flow("p", [Step(tool="echo", inputs={"x": "/items/\u0661"})])
+    with FlowExecutor([echo]) as ex, pytest.raises(FlowCompileError, match="DW208"):
+        lane(ex, flow, {"items": [1, 2]})
