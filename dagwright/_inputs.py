@@ -20,7 +20,7 @@ _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 def _json(flow: str, given: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
     """The JSON value of ``given``, or ``FlowInputError`` when it has no exact one."""
     try:
-        if isinstance(given, BaseModel):
+        if type(given) is not dict and isinstance(given, BaseModel):
             return model_json(given)
         data = dict(given)
         if not all(type(v) in _JSON_SCALARS for v in data.values()):

@@ -91,7 +91,25 @@ def _check_scalar(value: Any, where: str) -> None:
 
 def check_json(value: Any) -> None:
     """Raise :class:`NotJSONError` unless ``value`` is a JSON value (module docstring)."""
-    if type(value) is not dict and type(value) is not list:
+    if type(value) is dict:
+        # The usual value, a flat dict of ASCII keys and small scalars: one loop, no
+        # allocation. Anything else leaves the loop for the full walk below.
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                break
+            kind = type(item)
+            if kind is int:
+                if -_INT_BOUND < item < _INT_BOUND:
+                    continue
+            elif kind is str:
+                if item.isascii():
+                    continue
+            elif kind is bool or item is None or (kind is float and item - item == 0.0):
+                continue
+            break
+        else:
+            return
+    elif type(value) is not list:
         _check_scalar(value, "")
         return
     # Iterative, so that depth costs no Python stack; scalars are checked in place.
