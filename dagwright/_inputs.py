@@ -8,7 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
-from dagwright._execution.canonical import NotJSONError, check_json, json_form, model_json
+from dagwright._execution.canonical import (
+    NotJSONError,
+    check_json,
+    flat_json,
+    json_form,
+    model_json,
+)
 from dagwright._execution.merge import input_collisions
 from dagwright._logging import get_logger
 from dagwright.compiler import CompiledFlow
@@ -23,6 +29,8 @@ def _json(flow: str, given: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         if type(given) is not dict and isinstance(given, BaseModel):
             return model_json(given)
         data = dict(given)
+        if flat_json(data):
+            return data
         if not all(type(v) in _JSON_SCALARS for v in data.values()):
             try:
                 converted = to_jsonable_python(data)

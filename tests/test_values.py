@@ -64,6 +64,7 @@ BAD_OUTPUTS: dict[str, Any] = {
     "int_key": {1: "x"},
     "tuple_key": {(1, 2): "x"},
     "huge_int": 10**5000,
+    "huge_int_key": {10**5000: "x"},
     "opaque": Opaque(),
     "cycle": _cycle(),
     "too_deep": _deep(250),
@@ -176,6 +177,8 @@ BAD_INPUTS: dict[str, Any] = {
     "surrogate": "\ud800",
     "int_key": {1: "x"},
     "huge_int": 10**5000,
+    "huge_int_key": {10**5000: "x"},
+    "negative_huge_int": [-(10**4300)],
     "opaque": Opaque(),
     "cycle": _cycle(),
 }

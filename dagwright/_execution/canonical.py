@@ -37,6 +37,7 @@ MAX_INT_DIGITS = 4300
 """The most decimal digits of an int: Python's default limit of int to text conversion."""
 
 _INT_BOUND = 10**MAX_INT_DIGITS
+_INT_FLOOR = -_INT_BOUND  # kept, never negated per check: that would copy 1,800 bytes
 
 
 class NotJSONError(ValueError):
@@ -63,6 +64,13 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+def _show(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int too long to write
+        return f"an {type(value).__name__} too long to show"
+
+
 def _at(where: str) -> str:
     return f" at {where!r}" if where else ""
 
@@ -83,31 +91,38 @@ def _check_scalar(value: Any, where: str) -> None:
         if not math.isfinite(value):
             raise NotJSONError(f"{value!r}{_at(where)} has no JSON form")
     elif kind is int:
-        if not -_INT_BOUND < value < _INT_BOUND:
+        if not _INT_FLOOR < value < _INT_BOUND:
             raise NotJSONError(f"an int{_at(where)} has more than {MAX_INT_DIGITS} digits")
     elif kind is not bool and value is not None:
         raise NotJSONError(f"a {kind.__name__}{_at(where)} is not a JSON value")
 
 
+def flat_json(value: dict[Any, Any]) -> bool:
+    """True when ``value`` is plainly a JSON value: ASCII ``str`` keys, small scalars.
+
+    The usual value (a tool's output, a run's inputs) in one loop with no allocation;
+    ``False`` says only that :func:`check_json` must look closer.
+    """
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii():
+            return False
+        kind = type(item)
+        if kind is int:
+            if _INT_FLOOR < item < _INT_BOUND:
+                continue
+        elif kind is str:
+            if item.isascii():
+                continue
+        elif kind is bool or item is None or (kind is float and item - item == 0.0):
+            continue
+        return False
+    return True
+
+
 def check_json(value: Any) -> None:
     """Raise :class:`NotJSONError` unless ``value`` is a JSON value (module docstring)."""
     if type(value) is dict:
-        # The usual value, a flat dict of ASCII keys and small scalars: one loop, no
-        # allocation. Anything else leaves the loop for the full walk below.
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii():
-                break
-            kind = type(item)
-            if kind is int:
-                if -_INT_BOUND < item < _INT_BOUND:
-                    continue
-            elif kind is str:
-                if item.isascii():
-                    continue
-            elif kind is bool or item is None or (kind is float and item - item == 0.0):
-                continue
-            break
-        else:
+        if flat_json(value):
             return
     elif type(value) is not list:
         _check_scalar(value, "")
@@ -121,19 +136,19 @@ def check_json(value: Any) -> None:
         if type(container) is dict:
             for key, item in container.items():
                 if type(key) is not str:
-                    raise NotJSONError(f"a dict key {key!r}{_at(where)} is not a string")
+                    raise NotJSONError(f"a dict key {_show(key)}{_at(where)} is not a string")
                 _check_text(key, where)
                 kind = type(item)
                 if kind is dict or kind is list:
                     stack.append((item, f"{where}/{key}", depth + 1))
-                elif kind is not int or not -_INT_BOUND < item < _INT_BOUND:
+                elif kind is not int or not _INT_FLOOR < item < _INT_BOUND:
                     _check_scalar(item, f"{where}/{key}")
         else:
             for position, item in enumerate(container):
                 kind = type(item)
                 if kind is dict or kind is list:
                     stack.append((item, f"{where}/{position}", depth + 1))
-                elif kind is not int or not -_INT_BOUND < item < _INT_BOUND:
+                elif kind is not int or not _INT_FLOOR < item < _INT_BOUND:
                     _check_scalar(item, f"{where}/{position}")
 
 
@@ -163,7 +178,7 @@ def json_form(python: Any, data: Any, where: str = "", depth: int = 0) -> Any:
     if isinstance(python, Mapping) and type(data) is dict:
         for key in python:
             if not isinstance(key, str):
-                raise NotJSONError(f"a dict key {key!r}{_at(where)} is not a string")
+                raise NotJSONError(f"a dict key {_show(key)}{_at(where)} is not a string")
             if key in data:
                 data[key] = json_form(python[key], data[key], f"{where}/{key}", depth + 1)
         return data
