@@ -129,3 +129,36 @@ def test_stream_events_are_views_of_copies() -> None:
                 last.outputs["doc"]["tags"].clear()
     assert isinstance(last, ExecutionResult) and last.success
     assert last.output["items"] == [["a"], 1, False]
+
+
+class Nested(BaseModel):
+    xs: list[int]
+
+
+@tool
+def grow_typed(items: list[int], table: dict[str, list[int]], nested: Nested) -> Items:
+    """Mutate typed container inputs: pydantic built them afresh, so nothing is shared."""
+    items.append(9)
+    table["a"].append(9)
+    nested.xs.append(9)
+    return Items(items=[items, table, nested.xs])
+
+
+@pytest.mark.timeout(30)
+def test_typed_container_inputs_are_the_tools_own(lane: Lane) -> None:
+    given = {"items": [1], "table": {"a": [2]}, "nested": {"xs": [3]}}
+    flow = Flow(
+        "typed",
+        [
+            Step(tool="grow_typed", outputs={"first": "items"}),
+            Step(id="again", tool="grow_typed", outputs={"second": "items"}),
+        ],
+    )
+    with FlowExecutor([grow_typed]) as ex:
+        result = lane(ex, flow, given)
+        second = lane(ex, flow, given)
+    assert result.success, result.error
+    assert given == {"items": [1], "table": {"a": [2]}, "nested": {"xs": [3]}}
+    assert result.step("again").inputs == given
+    assert result.output["first"] == result.output["second"] == [[1, 9], {"a": [2, 9]}, [3, 9]]
+    assert second.digest == result.digest

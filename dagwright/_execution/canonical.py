@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -103,9 +103,15 @@ def flat_json(value: dict[Any, Any]) -> bool:
     The usual value (a tool's output, a run's inputs) in one loop with no allocation;
     ``False`` says only that :func:`check_json` must look closer.
     """
-    for key, item in value.items():
+    for key in value:
         if type(key) is not str or not key.isascii():
             return False
+    return flat_values(value.values())
+
+
+def flat_values(values: Iterable[Any]) -> bool:
+    """True when every one of ``values`` is plainly a JSON scalar (see :func:`flat_json`)."""
+    for item in values:
         kind = type(item)
         if kind is int:
             if _INT_FLOOR < item < _INT_BOUND:
@@ -197,25 +203,38 @@ def json_form(python: Any, data: Any, where: str = "", depth: int = 0) -> Any:
     return data
 
 
+def schema_nodes(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every node of a pydantic core schema that names its ``type``."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "type" in node:
+                yield node
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
 # Core schema types whose JSON form can hide a non-JSON value (see json_form): models
 # that may hold one are dumped twice, in Python and JSON mode, and the two compared.
 _HIDING = frozenset({"any", "set", "frozenset", "is-instance"})
 _risky: dict[type[BaseModel], bool] = {}
 
 
-def _hides(schema: Any) -> bool:
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            kind = node.get("type")
-            if kind in _HIDING or "serialization" in node:
-                return True
-            if kind == "dict" and node.get("keys_schema", {}).get("type") != "str":
-                return True
-            stack.extend(node.values())
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
+def _hides(cls: type[BaseModel]) -> bool:
+    # Keys of other dumps are the model's field names, fixed and checked here once.
+    if cls.model_config.get("extra") == "allow":
+        return True
+    for name, info in cls.model_fields.items():
+        if not name.isascii() or not (info.serialization_alias or "").isascii():
+            return True
+    for node in schema_nodes(cls.__pydantic_core_schema__):
+        kind = node["type"]
+        if kind in _HIDING or "serialization" in node:
+            return True
+        if kind == "dict" and node.get("keys_schema", {}).get("type") != "str":
+            return True
     return False
 
 
@@ -228,7 +247,7 @@ def model_json(model: BaseModel) -> dict[str, Any]:
     cls = type(model)
     risky = _risky.get(cls)
     if risky is None:
-        risky = _risky[cls] = _hides(cls.__pydantic_core_schema__)
+        risky = _risky[cls] = _hides(cls)
     serializer = model.__pydantic_serializer__
     try:
         data = serializer.to_python(model, mode="json")
@@ -238,5 +257,6 @@ def model_json(model: BaseModel) -> dict[str, Any]:
         raise
     except (ValueError, TypeError, RecursionError) as exc:
         raise NotJSONError(f"pydantic could not write it as JSON: {exc}") from exc
-    check_json(data)
+    if risky or not flat_values(data.values()):
+        check_json(data)
     return data  # type: ignore[no-any-return]
