@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from dagwright import DAGFlow, ExecutionResult, Flow, FlowExecutor, Literal, Step, tool
+from dagwright import DAGFlow, ExecutionResult, Flow, FlowExecutor, Literal, MapStep, Step, tool
 from dagwright.checkpoint import InMemoryCheckpointer
 from dagwright.events import Event, StepCompleted
 from tests.conftest import Lane
@@ -162,3 +162,21 @@ def test_typed_container_inputs_are_the_tools_own(lane: Lane) -> None:
     assert result.step("again").inputs == given
     assert result.output["first"] == result.output["second"] == [[1, 9], {"a": [2, 9]}, [3, 9]]
     assert second.digest == result.digest
+
+
+@tool
+def poke(item: Any) -> Seen:
+    """Mutate a map item in place."""
+    item["hits"].append(1)
+    return Seen(seen=len(item["hits"]))
+
+
+@pytest.mark.timeout(30)
+def test_map_instances_get_their_own_items(lane: Lane) -> None:
+    shared = {"hits": []}
+    flow = Flow("m", [MapStep(id="each", over="xs", tool="poke", item="item", results="rs")])
+    with FlowExecutor([poke]) as ex:
+        result = lane(ex, flow, {"xs": [shared, shared, {"hits": [0]}]})
+    assert result.success, result.error
+    assert [r["seen"] for r in result.output["rs"]] == [1, 1, 2]
+    assert result.output["xs"] == [{"hits": []}, {"hits": []}, {"hits": [0]}]
