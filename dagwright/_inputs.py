@@ -6,14 +6,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from pydantic_core import to_jsonable_python
 
+from dagwright._execution.canonical import (
+    NotJSONError,
+    check_json,
+    flat_json,
+    json_form,
+    model_json,
+)
 from dagwright._execution.merge import input_collisions
 from dagwright._logging import get_logger
 from dagwright.compiler import CompiledFlow
 from dagwright.errors import FlowInputError
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json(flow: str, given: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    """The JSON value of ``given``, or ``FlowInputError`` when it has no exact one."""
+    try:
+        if type(given) is not dict and isinstance(given, BaseModel):
+            return model_json(given)
+        data = dict(given)
+        if flat_json(data):
+            return data
+        if not all(type(v) in _JSON_SCALARS for v in data.values()):
+            try:
+                converted = to_jsonable_python(data)
+            except (ValueError, TypeError, RecursionError) as exc:
+                raise NotJSONError(f"pydantic could not write it as JSON: {exc}") from exc
+            data = json_form(data, converted)
+        check_json(data)
+    except NotJSONError as exc:
+        raise FlowInputError(
+            f"inputs of flow {flow!r} have no exact JSON form: {exc}",
+            hint="runs hold JSON values: finite numbers, str-keyed dicts, valid text",
+        ) from exc
+    return data
+
 
 RunInputs = Mapping[str, Any] | BaseModel | None
 """What a run accepts as inputs: a mapping, a pydantic model, or nothing."""
@@ -28,7 +59,7 @@ def prepare_inputs(compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
     elif inputs is None:
         given = {}
     elif isinstance(inputs, BaseModel):
-        given = inputs.model_dump(mode="json")
+        given = _json(plan.flow_name, inputs)
     elif isinstance(inputs, Mapping):
         given = inputs
     else:
@@ -38,7 +69,7 @@ def prepare_inputs(compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
         )
     if plan.input_schema is not None:
         try:
-            data = plan.input_schema.model_validate(given).model_dump(mode="json")
+            model = plan.input_schema.model_validate(given)
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
             missing = [".".join(map(str, e["loc"])) for e in errors if e["type"] == "missing"]
@@ -51,6 +82,7 @@ def prepare_inputs(compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
                 missing=missing,
                 errors=errors,
             ) from exc
+        data = _json(plan.flow_name, model)
     else:
         absent = [key for key in plan.required_inputs if key not in given]
         if absent:
@@ -60,17 +92,7 @@ def prepare_inputs(compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
                 missing=absent,
                 hint="pass them in `inputs`; CompiledFlow.required_inputs lists them all",
             )
-        try:
-            data = (
-                dict(given)
-                if all(type(v) in _JSON_SCALARS for v in given.values())
-                else to_jsonable_python(dict(given))
-            )
-        except PydanticSerializationError as exc:
-            raise FlowInputError(
-                f"inputs of flow {plan.flow_name!r} are not JSON-serialisable: {exc}",
-                hint="runs hold JSON data; convert objects to dicts, lists and scalars",
-            ) from exc
+        data = _json(plan.flow_name, given)
     # Declared inputs that steps overwrite were ordered (and judged) by the compiler;
     # only extra keys the caller passed can collide unseen.
     clashes = input_collisions(

@@ -20,6 +20,12 @@ Events with an ``error`` carry an :class:`~dagwright.results.ErrorInfo` with its
 ``traceback`` (when an exception was raised); their DEBUG log line carries
 ``error_code``, ``error_type``, ``message`` and ``traceback``.
 
+Events are read-only for their consumers: :attr:`StepCompleted.outputs` is a
+``types.MappingProxyType`` over a deep copy of what the step wrote, made for that
+event. Assigning to it raises ``TypeError``; changing a list or dict inside it changes
+only the event's copy (seen by the hooks after this one and by the stream), never the
+run's context, records, journal or any later step.
+
 Hooks (``FlowExecutor(hooks=[...])`` or ``run(..., hooks=[...])``) are plain callables
 taking one event. They are called one at a time, in the order events happened, never
 concurrently for one run; a hook that raises is logged and never breaks the run.

@@ -10,6 +10,7 @@ even the right shape (a wrong type, an unknown field, a malformed ``on_error``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Union
@@ -27,9 +28,21 @@ from pydantic import (
     model_validator,
 )
 
-from dagwright._execution.canonical import digest
+from dagwright._execution.canonical import NotJSONError, check_json, digest
 from dagwright._models import FrozenModel
 from dagwright.errors import FlowDefinitionError
+
+STEP_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+"""What a step id is: it names the step in records, journals, events and paths."""
+
+_ID_HINT = "a step id is letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+
+
+def _check_id(value: str, what: str, hint: str = _ID_HINT) -> str:
+    if not STEP_ID.fullmatch(value):
+        raise FlowDefinitionError(f"{what} {value!r} is not a valid step id", hint=hint)
+    return value
+
 
 OnError = Annotated[str, Field(pattern=r"^(fail|skip|fallback:[A-Za-z_][A-Za-z0-9_.\-]*)$")]
 CollisionPolicy = TypingLiteral["overwrite", "warn", "error"]
@@ -39,7 +52,11 @@ ErrorPolicy = TypingLiteral["fail_fast", "collect"]
 class Literal(BaseModel):
     """A constant input value, as opposed to a context key: ``Literal(3)``.
 
-    Written ``{literal: value}`` in flow files (and serialised that way).
+    Written ``{literal: value}`` in flow files (and serialised that way). The value is a
+    JSON value, fixed at definition: tuples become lists (``Literal((1, 2))`` equals
+    ``Literal([1, 2])``), and anything with no exact JSON form (NaN, infinity, a set, a
+    non-string key...) is a ``FlowDefinitionError``, so two flows have equal definition
+    digests exactly when their literals mean the same.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
@@ -58,9 +75,32 @@ class Literal(BaseModel):
             return {"value": data["literal"]}
         return data
 
+    @field_validator("value")
+    @classmethod
+    def _json_value(cls, value: Any) -> Any:
+        try:
+            value = _lists(value)
+            check_json(value)
+        except (NotJSONError, RecursionError) as exc:
+            raise FlowDefinitionError(
+                f"a Literal's value is not a JSON value: {exc or 'it contains itself'}",
+                hint="a literal holds null, true/false, finite numbers, text, lists and "
+                "str-keyed dicts; NaN and infinity have no JSON form",
+            ) from None
+        return value
+
     @model_serializer
     def _to_file_form(self) -> dict[str, Any]:
         return {"literal": self.value}
+
+
+def _lists(value: Any) -> Any:
+    """``value`` with every tuple made a list, at any depth (nothing else changes)."""
+    if isinstance(value, tuple | list):
+        return [_lists(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    return value
 
 
 def _inputs_from_file_form(value: Any) -> Any:
@@ -175,6 +215,11 @@ class _StepBase(BaseModel):
     def _one_dependency(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
 
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str | None) -> str | None:
+        return value if value is None else _check_id(value, "step id")
+
     @property
     def target(self) -> str | None:
         """The tool or sub-flow name this step calls (``None`` when neither is set)."""
@@ -257,6 +302,20 @@ class Flow(FrozenModel):
         if steps is not None:
             data["steps"] = steps
         super().__init__(**data)
+
+    @model_validator(mode="after")
+    def _default_ids_are_ids(self) -> Flow:
+        # A default id is the target's name (plus "-2", "-3"... which keep it valid);
+        # tool names always are ids, but a sub-flow's name need not be.
+        if self.linear:
+            for number, step in enumerate(self.steps, 1):
+                if step.id is None and step.target is not None:
+                    _check_id(
+                        step.target,
+                        f"step {number} has no id, and its default, the name",
+                        f"give the step an explicit id; {_ID_HINT}",
+                    )
+        return self
 
     def definition(self) -> dict[str, Any]:
         """The flow as plain JSON data (schemas as JSON Schema), the input of its digest."""

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dagwright._execution.canonical import canonical_json, digest
+from dagwright._execution.canonical import (
+    MAX_DEPTH,
+    NotJSONError,
+    canonical_json,
+    check_json,
+    digest,
+)
 
 
 def test_keys_are_sorted_at_every_level() -> None:
@@ -158,3 +164,50 @@ def test_insertion_order_never_changes_the_digest(items: dict[str, Any], data: A
     nested_a = {"outer": items, "list": [items]}
     nested_b = {"list": [shuffled], "outer": shuffled}
     assert digest(nested_a) == digest(nested_b)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": float("nan")},
+        {"a": 1, "b": [1, {"c": float("inf")}]},
+        {"\ud800": 1},
+        {"a": "x\udc00"},
+        {1: "a"},
+        {"a": 10**4300},
+        {"a": (1, 2)},
+        [{"a": {1, 2}}],
+        -(10**4300),
+    ],
+    ids=lambda value: type(value).__name__,
+)
+def test_check_json_refuses_what_has_no_json_form(value: Any) -> None:
+    with pytest.raises(NotJSONError):
+        check_json(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": "zoë", "c": 1.5, "d": None, "e": True},
+        {"a": [1, [2, [3]]], "b": {"c": {"d": "🦀"}}},
+        10**4300 - 1,
+        [],
+        "text",
+    ],
+    ids=lambda value: type(value).__name__,
+)
+def test_check_json_accepts_json_values(value: Any) -> None:
+    check_json(value)
+
+
+def test_nesting_is_bounded() -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 0
+        for _ in range(depth):
+            value = {"a": value}
+        return value
+
+    check_json(nested(MAX_DEPTH))
+    with pytest.raises(NotJSONError, match="deeper"):
+        check_json(nested(MAX_DEPTH + 1))

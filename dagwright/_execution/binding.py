@@ -34,8 +34,9 @@ def follow_pointer(value: Any, path: tuple[str, ...]) -> Any:
                 return MISSING
             value = value[token]
         elif isinstance(value, list):
-            # RFC 6901 array indices: decimal, no leading zeros; "-" is past the end.
-            if not token.isdigit() or (len(token) > 1 and token[0] == "0"):
+            # RFC 6901 array indices: ASCII decimal digits (str.isdigit alone also takes
+            # "²" and Arabic-Indic digits), no leading zeros; "-" is past the end.
+            if not (token.isascii() and token.isdigit()) or (len(token) > 1 and token[0] == "0"):
                 return MISSING
             position = int(token)
             if position >= len(value):

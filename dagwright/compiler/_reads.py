@@ -27,12 +27,16 @@ def decode_pointer(text: str) -> tuple[str, tuple[str, ...]] | None:
 
     ``~1`` decodes to ``/`` and ``~0`` to ``~``. ``None`` when the pointer is malformed:
     no leading ``/``, an empty first token (there is no empty context key to start
-    from) or a ``~`` not followed by ``0`` or ``1``.
+    from), a ``~`` not followed by ``0`` or ``1``, or a token of digits that are not
+    all ASCII (``"²"``, Arabic-Indic digits): it reads as an array index, and only the
+    ASCII digits ``0``-``9`` index an array.
     """
     if not text.startswith("/"):
         return None
     tokens = text[1:].split("/")
     if any(_BAD_ESCAPE.search(t) for t in tokens) or not tokens[0]:
+        return None
+    if any(t.isdigit() and not t.isascii() for t in tokens[1:]):
         return None
     decoded = tuple(t.replace("~1", "/").replace("~0", "~") for t in tokens)
     return decoded[0], decoded[1:]
@@ -165,7 +169,8 @@ class _Reader:
                     f"{what} uses the invalid JSON pointer {raw!r}",
                     step=state,
                     hint="a pointer is '/<key>/<token>...': the key must not be empty, "
-                    "and '~' is only valid as '~0' (for '~') or '~1' (for '/')",
+                    "'~' is only valid as '~0' (for '~') or '~1' (for '/'), "
+                    "and an array index is written with the ASCII digits 0-9",
                 )
                 return None
             key, path = decoded

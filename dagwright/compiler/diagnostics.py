@@ -189,7 +189,8 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "error",
         "invalid JSON pointer",
         "A source starting with '/' is a JSON pointer (RFC 6901): its first token (the "
-        "context key) must not be empty and '~' must be followed by '0' or '1'.",
+        "context key) must not be empty, '~' must be followed by '0' or '1', and a token "
+        "of digits (an array index) must use the ASCII digits 0-9.",
     ),
     DiagnosticCode(
         "DW209",

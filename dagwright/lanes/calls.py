@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from dagwright._execution.canonical import NotJSONError, copy_json, model_json, schema_nodes
 from dagwright._logging import get_logger
 from dagwright.errors import (
     StepError,
@@ -65,10 +66,35 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Core schema types whose validation builds every container it returns afresh: a model
+# made only of these never shares a list or dict with the value it was validated from.
+_COPYING = frozenset(
+    {"model", "model-fields", "model-field", "int", "str", "float", "bool", "none",
+     "list", "dict", "tuple", "nullable", "default", "literal"}
+)  # fmt: skip
+_fresh: dict[type[BaseModel], bool] = {}
+
+
 def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
-    """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid)."""
+    """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid).
+
+    The tool gets its own copy of every dict and list: bound values are shared with the
+    context, the records, the journal, later steps and the flow's literals.
+    """
+    schema = tool.input_schema
+    fresh = _fresh.get(schema)
+    if fresh is None:
+        fresh = _fresh[schema] = all(
+            node["type"] in _COPYING and "function" not in node
+            for node in schema_nodes(schema.__pydantic_core_schema__)
+        )
+    if not fresh:
+        for value in inputs.values():
+            if type(value) is dict or type(value) is list:
+                inputs = {field: copy_json(item) for field, item in inputs.items()}
+                break
     try:
-        return tool.input_schema.__pydantic_validator__.validate_python(inputs)  # type: ignore[no-any-return]
+        return schema.__pydantic_validator__.validate_python(inputs)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise ToolInputError(
             f"inputs of tool {tool.name!r} are invalid: {_summary(exc)}",
@@ -79,8 +105,9 @@ def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
 def finish(tool: Tool, raw: Any) -> dict[str, Any]:
     """Validate what the tool returned and give its JSON-mode output dict.
 
-    Accepts an instance of the output model or a mapping of its fields; anything else, or
-    a mapping that does not validate, is a ``ToolOutputError``.
+    Accepts an instance of the output model or a mapping of its fields; anything else, a
+    mapping that does not validate, or an output with no exact JSON form (see
+    ``canonical.model_json``) is a ``ToolOutputError``.
     """
     schema = tool.output_schema
     try:
@@ -100,7 +127,13 @@ def finish(tool: Tool, raw: Any) -> dict[str, Any]:
             f"output of tool {tool.name!r} is invalid: {_summary(exc)}",
             hint=f"return a {schema.__name__} or a dict with exactly its fields",
         ) from exc
-    return model.__pydantic_serializer__.to_python(model, mode="json")  # type: ignore[no-any-return]
+    try:
+        return model_json(model)
+    except NotJSONError as exc:
+        raise ToolOutputError(
+            f"output of tool {tool.name!r} has no exact JSON form: {exc}",
+            hint="runs hold JSON values: finite numbers, str-keyed dicts, valid text",
+        ) from exc
 
 
 def call_sync(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any
 
+from dagwright._execution.canonical import copy_json
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import (
     NOTE_CANCELLED,
@@ -103,7 +105,8 @@ class Observer:
             if kind == NOTE_STARTED:
                 event = StepStarted(**common)
             elif kind == NOTE_COMPLETED:
-                event = StepCompleted(outputs=payload, **common)
+                # A view of a copy: what a hook does to it never reaches the run.
+                event = StepCompleted(outputs=MappingProxyType(copy_json(payload)), **common)
             elif kind == NOTE_FAILED:
                 event = StepFailed(error=payload, **common)
             elif kind == NOTE_SKIPPED:

@@ -410,6 +410,18 @@ def test_a_bad_pointer_escape_is_dw208() -> None:
     assert "DW208" in codes(findings(flow))
 
 
+@pytest.mark.parametrize("index", ["²", "\u0661", "1²", "\u0663\u0664"])
+def test_a_non_ascii_array_index_is_dw208(index: str) -> None:
+    flow = Flow("f", [Step(tool="load"), Step(tool="shout", inputs={"text": f"/doc/{index}"})])
+    assert "DW208" in codes(findings(flow))
+
+
+@pytest.mark.parametrize("token", ["2", "a²", "x\u0661"])
+def test_ascii_indices_and_keys_with_digits_are_pointers(token: str) -> None:
+    flow = Flow("f", [Step(tool="load"), Step(tool="shout", inputs={"text": f"/doc/{token}"})])
+    assert "DW208" not in codes(findings(flow))
+
+
 def test_when_and_over_reads_are_checked_for_ancestors() -> None:
     flow = DAGFlow(
         "f",
