@@ -29,6 +29,15 @@ def check_max_concurrency(value: Any) -> None:
         )
 
 
+def check_plan_cache_size(value: Any) -> None:
+    """``value`` must be an int >= 1: the executor keeps at least the plan it runs."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(
+            f"plan_cache_size must be an int >= 1, got {type(value).__name__} {value!r}",
+            hint="pass how many compiled plans to keep, e.g. plan_cache_size=256",
+        )
+
+
 def check_run_id(run_id: Any, *, optional: bool) -> None:
     """A run id is a non-empty string (``None`` too, when the caller may omit it)."""
     if run_id is None and optional:

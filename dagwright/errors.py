@@ -207,9 +207,9 @@ class ExecutorClosedError(DagwrightError, RuntimeError):
 
 class UsageError(DagwrightError, TypeError, ValueError):
     """A dagwright API was called with an argument it cannot take: a flow reference that
-    is neither a flow nor a name, a ``max_concurrency`` that is not an int >= 1, a run id
-    that is not a non-empty string, ``resume`` without a checkpointer, ``register`` of
-    something that is not a flow.
+    is neither a flow nor a name, a ``max_concurrency`` or ``plan_cache_size`` that is not
+    an int >= 1, a run id that is not a non-empty string, ``resume`` without a
+    checkpointer, ``register`` of something that is not a flow.
 
     Also a ``TypeError`` and a ``ValueError``, what such mistakes raised before they had
     a code, so handlers written for those keep working.

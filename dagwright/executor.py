@@ -37,6 +37,7 @@ from dagwright._execution.journal import Restore
 from dagwright._inputs import RunInputs, prepare_inputs
 from dagwright._logging import get_logger
 from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
+from dagwright._plan_cache import plan_cache
 from dagwright._runs import Leases, Run
 from dagwright.checkpoint.lease import Owner
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
@@ -66,8 +67,9 @@ class FlowExecutor:
     pool (``1`` runs every step in the calling thread). Flows given by name, and sub-flow
     steps, resolve through ``registry``. ``hooks`` receive the events of every run (see
     :mod:`dagwright.events`). With a ``checkpointer`` every run is journaled and can be
-    finished after a crash with :meth:`resume`. Use as a context manager, or call
-    :meth:`close`, to shut the pool down.
+    finished after a crash with :meth:`resume`. The ``plan_cache_size`` most recently
+    used compiled plans are kept. Use as a context manager, or call :meth:`close`, to
+    shut the pool down.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class FlowExecutor:
         hooks: Sequence[Hook] = (),
         checkpointer: Checkpointer | None = None,
         strict: bool = False,
+        plan_cache_size: int = 256,
     ) -> None:
         check_max_concurrency(max_concurrency)
         self._tools: dict[str, Tool] = {}
@@ -100,7 +103,7 @@ class FlowExecutor:
         self._checkpointer = checkpointer
         self._max_concurrency = max_concurrency
         self._strict = strict
-        self._compiled: dict[tuple[str, int], CompiledFlow] = {}
+        self._compiled = plan_cache(plan_cache_size)
         self._lock = threading.Lock()
         self._runs_changed = threading.Condition(self._lock)
         self._driving: set[Run] = set()  # runs a lane drives now
@@ -158,12 +161,11 @@ class FlowExecutor:
         key = (flow.definition_digest, self._registry.generation)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = compile_flow(
+            fresh = compile_flow(
                 flow, tools=self._tools, registry=self._registry, strict=self._strict
             )
-            with self._lock:
-                first = key not in self._compiled
-                self._compiled[key] = compiled
+            # Another thread may have cached this plan first: every caller shares that one.
+            compiled, first = self._compiled.add(key, fresh)
             if first and compiled.all_warnings:
                 # Logged when the plan is compiled, not per run, so that they are read.
                 get_logger().warning(

@@ -45,15 +45,23 @@ class LRUCache(Generic[V]):
         Returning the first stored value keeps "same inputs, identical object" true even
         when two threads compile the same flow at once.
         """
+        return self.add(key, value)[0]
+
+    def add(self, key: Hashable, value: V) -> tuple[V, bool]:
+        """Like :meth:`put`, and whether this call stored ``value``.
+
+        The flag, decided under the lock, tells exactly one of racing callers that it
+        stored the entry (the same object may come from two callers).
+        """
         with self._lock:
             existing = self._data.get(key)
             if existing is not None:
                 self._data.move_to_end(key)
-                return existing
+                return existing, False
             self._data[key] = value
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
-            return value
+            return value, True
 
     def clear(self) -> None:
         """Forget every entry."""

@@ -3,7 +3,8 @@
 Resolves tools and sub-flows (compiling sub-flows recursively), fallbacks and map
 settings. Emits DW104 (unknown tool), DW105 (unknown flow), DW106 (not exactly one of
 tool/flow), DW107 (max_concurrency), DW108 (sub-flow recursion), DW111 (fallback on a
-non-tool step), and passes on the errors of a sub-flow that does not compile.
+non-tool step), DW112 (map results and errors sharing a key), and passes on the
+errors of a sub-flow that does not compile.
 """
 
 from __future__ import annotations
@@ -168,6 +169,14 @@ def _check_map(analysis: Analysis, state: StepState, step: MapStep) -> None:
             f"max_concurrency must be an integer >= 1, got {limit!r}",
             step=state,
             hint="use 1 to run the items one at a time, or a small integer such as 8",
+        )
+    if step.errors is not None and step.errors == step.results:
+        analysis.report(
+            "DW112",
+            f"results and errors both write key {step.results!r}; the errors would "
+            "overwrite the results",
+            step=state,
+            hint=f"give errors its own key, such as {step.results + '_errors'!r}",
         )
 
 

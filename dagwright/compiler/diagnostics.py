@@ -129,6 +129,16 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         'no single call to replace. Use `on_error="skip"` or handle the failure inside '
         "the sub-flow.",
     ),
+    DiagnosticCode(
+        "DW112",
+        "error",
+        "map results and errors share a key",
+        "A map step's `results` and `errors` name the same context key, so the errors "
+        "would overwrite the results. Give `errors` its own key, or leave it unset. A "
+        "`results` or `errors` key equal to the `over` key is allowed (the list is read "
+        "before it is overwritten) and judged by the collision rules like any other write "
+        "(`DW301`, `DW302`).",
+    ),
     # ---- DW2xx: data flow ----
     DiagnosticCode(
         "DW201",

@@ -157,6 +157,14 @@ CASES = [
         says="fallback only applies to tool steps",
     ),
     Case(
+        "DW112",
+        "error",
+        "m",
+        Flow("f", [Step(tool="listing"), _map(results="r", errors="r")]),
+        Flow("f", [Step(tool="listing"), _map(results="r", errors="r_errors")]),
+        says="both write key 'r'",
+    ),
+    Case(
         "DW201",
         "error",
         "b",
@@ -403,6 +411,13 @@ def test_a_fallback_needing_an_unbound_input_is_dw205() -> None:
 def test_the_map_item_mapped_in_inputs_is_dw207() -> None:
     flow = Flow("f", [Step(tool="listing"), _map(inputs={"text": Literal("x")})])
     assert "also mapped" in the(findings(flow), "DW207").message
+
+
+def test_map_results_or_errors_may_overwrite_the_over_list() -> None:
+    for overrides in ({"results": "items"}, {"errors": "items"}):
+        found = codes(findings(Flow("f", [Step(tool="listing"), _map(**overrides)])))
+        assert "DW112" not in found
+        assert "DW301" in found
 
 
 def test_a_bad_pointer_escape_is_dw208() -> None:
