@@ -77,7 +77,7 @@ def test_an_abandoned_call_leaves_the_pool_and_is_replaced() -> None:
     assert pool.abandon(stuck) is True  # it was running: its thread left the pool
     assert pool.abandon(stuck) is False  # once only
     assert pool.abandoned == 1
-    assert pool.live_workers == 2  # a replacement took its place
+    assert pool.live_workers == 1  # a replacement took its place (threads start on demand)
     overlap = Overlap(2)  # both live workers serve calls while the stuck one still runs
     futures = [pool.submit(overlap.meet) for _ in range(2)]
     for future in futures:
@@ -129,4 +129,18 @@ def test_a_worker_blocked_on_a_nested_run_lends_its_place() -> None:
         pause.wait(0.01)
     assert pool.live_workers == 1
     assert block_worker() is None  # the test's own thread is no worker
+    pool.shutdown()
+
+
+@pytest.mark.timeout(20)
+def test_threads_start_on_demand_never_more_than_calls_at_once() -> None:
+    pool = WorkerPool(8000)
+    for _ in range(50):  # one call at a time: one thread does
+        assert pool.submit(lambda: 1).result(timeout=10) == 1
+    assert pool.live_workers == 1
+    overlap = Overlap(3)  # three at once: three threads, still not 8000
+    futures = [pool.submit(overlap.meet) for _ in range(3)]
+    for future in futures:
+        future.result(timeout=10)
+    assert pool.live_workers == 3
     pool.shutdown()

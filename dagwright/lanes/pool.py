@@ -8,8 +8,12 @@ when a graph fans out to many cheap steps.
 
 Rules:
 
-* ``max_workers`` threads start together on first use (idle workers cost nothing but a
-  blocked ``get``), and serve calls in the order they were queued.
+* Threads start on demand: a call posted while fewer threads live than calls are queued
+  or running starts one, up to ``max_workers``, so a run never has more threads than
+  calls at once. Idle workers cost nothing but a blocked ``get``. The count needs no
+  lock: posts are numbered by an atomic counter and each worker counts the calls it
+  finished in a cell only it writes; a reader may see a count late, which can only make
+  it start a thread early, never leave a call waiting for one.
 * A call posted with a :class:`Ticket` can be *abandoned* (its step timed out, or its
   run stopped). One not started yet never starts. One running keeps its thread until
   the tool returns, but that thread leaves the pool at once and a replacement starts,
@@ -17,9 +21,9 @@ Rules:
   waits for an abandoned call. Workers are daemon threads, so a tool that never returns
   cannot keep the interpreter from exiting.
 * A worker that waits on a nested run (a tool calling ``run`` on an executor) is
-  *blocked* (:func:`block_worker`): while it waits the pool runs one more worker, so a
-  nested run never waits for a worker its own caller holds. When the wait ends, the
-  next worker to finish a call leaves, and the pool is back to its size.
+  *blocked* (:func:`block_worker`): while it waits the pool may run one more worker, so
+  a nested run never waits for a worker its own caller holds. When the wait ends, the
+  next worker to finish a call while the pool is over its size leaves.
 
 A ticket settles races without a lock: it holds two one-item lists, and ``list.pop`` is
 atomic. The worker that takes the call pops ``start`` (a failure: it was abandoned
@@ -30,6 +34,7 @@ the same two, so each race has exactly one winner.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable
@@ -53,6 +58,15 @@ class Ticket:
         self.start = [True]
         self.end = [True]
         self.thread: threading.Thread | None = None  # the worker that took the call
+
+
+class _Tally:
+    """How many calls one worker finished (compared by identity, written by it alone)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
 
 
 _Item = tuple[Callable[..., Any], tuple[Any, ...], Ticket | None]
@@ -81,8 +95,10 @@ class WorkerPool(Executor):
         self._inbox: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()  # live workers (abandoned ones left)
-        self._surplus = 0  # workers to leave once they finish their call (nested runs ended)
-        self._begun = False
+        self._blocked = 0  # live workers waiting on a nested run
+        self._posted = itertools.count(1)  # next() numbers each post: atomic, lock-free
+        self._tallies: set[_Tally] = set()  # per live worker: calls it finished
+        self._tallied = 0  # calls finished by workers that have exited
         self._started = 0
         self._shutdown = False
         self.abandoned = 0
@@ -97,11 +113,20 @@ class WorkerPool(Executor):
     def post(self, fn: Callable[..., Any], *args: Any, ticket: Ticket | None = None) -> None:
         """Queue ``fn(*args)``; its result is dropped, so ``fn`` must report its own outcome
         and must not raise. With ``ticket``, the call can be abandoned."""
-        if not self._begun:
-            self._start()
-        elif self._shutdown:
+        if self._shutdown:
             raise RuntimeError("cannot schedule new calls after shutdown")
+        posted = next(self._posted)
         self._inbox.put((fn, args, ticket))
+        threads = len(self._threads)
+        if threads < self.max_workers + self._blocked and posted - self._finished() > threads:
+            self._spawn()
+
+    def _finished(self) -> int:
+        """Calls finished so far, or fewer (never more): the exited workers' total is
+        read before the live workers' tallies, so a worker moving from one to the other
+        meanwhile is missed, never counted twice."""
+        exited = self._tallied
+        return exited + sum(tally.n for tally in list(self._tallies))
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Queue ``fn(*args, **kwargs)`` and return a ``Future`` of its result."""
@@ -167,24 +192,16 @@ class WorkerPool(Executor):
     # ---- nested runs ---------------------------------------------------------------
 
     def _block(self) -> None:
-        self._spawn()
+        # The nested run's own posts then find room for one more thread.
+        with self._lock:
+            self._blocked += 1
 
     def unblock(self) -> None:
-        """End a wait begun by :func:`block_worker`: one worker too many now."""
+        """End a wait begun by :func:`block_worker`: the pool may be one over its size."""
         with self._lock:
-            self._surplus += 1
+            self._blocked -= 1
 
     # ---- workers -----------------------------------------------------------------
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new calls after shutdown")
-            if self._begun:
-                return
-            self._begun = True
-        for _ in range(self.max_workers):
-            self._spawn()
 
     def _spawn(self) -> None:
         with self._lock:
@@ -201,35 +218,45 @@ class WorkerPool(Executor):
         me = threading.current_thread()
         _local.pool = self
         inbox = self._inbox
-        while True:
-            item = inbox.get()
-            if item is _STOP:
-                inbox.put(_STOP)  # let the next worker see it too
-                with self._lock:
-                    self._threads.discard(me)
-                return
-            fn, args, ticket = item
-            if ticket is None:
-                fn(*args)
-            else:
-                ticket.thread = me
-                try:
-                    ticket.start.pop()
-                except IndexError:
-                    continue  # abandoned before it started: skip it
-                fn(*args)
-                try:
-                    ticket.end.pop()
-                except IndexError:
-                    return  # abandoned while it ran: this thread has left the pool
-            if self._surplus and self._leave_surplus(me):
-                return
-
-    def _leave_surplus(self, me: threading.Thread) -> bool:
+        tally = _Tally()  # only this thread writes it
         with self._lock:
-            if self._surplus <= 0:
+            self._tallies.add(tally)
+        try:
+            while True:
+                item = inbox.get()
+                if item is _STOP:
+                    inbox.put(_STOP)  # let the next worker see it too
+                    return
+                fn, args, ticket = item
+                if ticket is None:
+                    fn(*args)
+                else:
+                    ticket.thread = me
+                    try:
+                        ticket.start.pop()
+                    except IndexError:
+                        tally.n += 1
+                        continue  # abandoned before it started: skip it
+                    fn(*args)
+                    try:
+                        ticket.end.pop()
+                    except IndexError:
+                        tally.n += 1
+                        return  # abandoned while it ran: this thread has left the pool
+                tally.n += 1
+                if len(self._threads) > self.max_workers + self._blocked and self._leave(me):
+                    return
+        finally:
+            with self._lock:
+                self._threads.discard(me)
+                self._tallies.discard(tally)  # first out of the live tallies...
+                self._tallied += tally.n  # ...then into the total: never counted twice
+
+    def _leave(self, me: threading.Thread) -> bool:
+        """Whether this worker leaves: the pool is over its size (a nested run ended)."""
+        with self._lock:
+            if len(self._threads) <= self.max_workers + self._blocked:
                 return False
-            self._surplus -= 1
             self._threads.discard(me)
             return True
 
