@@ -159,10 +159,10 @@ class Tool(FrozenModel):
         inp = self._input_of(args, kwargs)
         if self.is_async:
             return self._call_async(inp)
-        return self._output_of(self.fn(inp))
+        return self.output_model(self.fn(inp))
 
     async def _call_async(self, inp: BaseModel) -> BaseModel:
-        return self._output_of(await self.fn(inp))
+        return self.output_model(await self.fn(inp))
 
     def _input_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> BaseModel:
         schema = self.input_schema
@@ -190,11 +190,13 @@ class Tool(FrozenModel):
             return schema.model_validate(data)
         except ValidationError as exc:
             raise ToolInputError(
-                f"inputs of tool {self.name!r} are invalid: {_summary(exc)}",
+                f"inputs of tool {self.name!r} are invalid: {validation_summary(exc)}",
                 hint=f"pass values that validate against {schema.__name__}",
             ) from exc
 
-    def _output_of(self, raw: Any) -> BaseModel:
+    def output_model(self, raw: Any) -> BaseModel:
+        """What the tool's function returned, as its output model: an instance of it, or
+        a mapping (or another model) of its fields; anything else is ``ToolOutputError``."""
         schema = self.output_schema
         if type(raw) is schema:
             return raw
@@ -209,7 +211,7 @@ class Tool(FrozenModel):
             return schema.model_validate(raw)
         except ValidationError as exc:
             raise ToolOutputError(
-                f"output of tool {self.name!r} is invalid: {_summary(exc)}",
+                f"output of tool {self.name!r} is invalid: {validation_summary(exc)}",
                 hint=f"return a {schema.__name__} or a dict with exactly its fields",
             ) from exc
 
@@ -217,7 +219,8 @@ class Tool(FrozenModel):
         return hash((self.name, self.version, self.fn, self.input_schema, self.output_schema))
 
 
-def _summary(exc: ValidationError) -> str:
+def validation_summary(exc: ValidationError) -> str:
+    """pydantic's errors in one line: ``field.path: message; ...``."""
     parts = []
     for err in exc.errors(include_url=False):
         where = ".".join(str(p) for p in err.get("loc", ())) or "(root)"

@@ -39,7 +39,7 @@ from dagwright.errors import (
 )
 from dagwright.lanes.pool import Ticket, WorkerPool
 from dagwright.results import ErrorInfo
-from dagwright.tools import Tool
+from dagwright.tools import Tool, validation_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -56,14 +56,6 @@ K = TypeVar("K")
 
 FATAL = (KeyboardInterrupt, SystemExit)
 """What a tool may raise to stop the whole run (propagated, never recorded)."""
-
-
-def _summary(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts)
 
 
 # Core schema types whose validation builds every container it returns afresh: a model
@@ -97,7 +89,7 @@ def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
         return schema.__pydantic_validator__.validate_python(inputs)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise ToolInputError(
-            f"inputs of tool {tool.name!r} are invalid: {_summary(exc)}",
+            f"inputs of tool {tool.name!r} are invalid: {validation_summary(exc)}",
             hint="check the step's `inputs` mapping and the producers' output types",
         ) from exc
 
@@ -109,24 +101,7 @@ def finish(tool: Tool, raw: Any) -> dict[str, Any]:
     mapping that does not validate, or an output with no exact JSON form (see
     ``canonical.model_json``) is a ``ToolOutputError``.
     """
-    schema = tool.output_schema
-    try:
-        if type(raw) is schema:
-            model = raw
-        elif isinstance(raw, Mapping):
-            model = schema.model_validate(raw)
-        elif isinstance(raw, BaseModel):
-            model = schema.model_validate(raw.model_dump())
-        else:
-            raise ToolOutputError(
-                f"tool {tool.name!r} returned {type(raw).__name__}, "
-                f"expected {schema.__name__} or a dict of its fields",
-            )
-    except ValidationError as exc:
-        raise ToolOutputError(
-            f"output of tool {tool.name!r} is invalid: {_summary(exc)}",
-            hint=f"return a {schema.__name__} or a dict with exactly its fields",
-        ) from exc
+    model = raw if type(raw) is tool.output_schema else tool.output_model(raw)
     try:
         return model_json(model)
     except NotJSONError as exc:
