@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic.config import ExtraValues
 
-from dagwright._execution.canonical import digest
+from dagwright._execution.canonical import digest, schema_nodes
 from dagwright._models import FrozenModel
 from dagwright.errors import ToolDefinitionError, ToolInputError, ToolOutputError
 
@@ -49,6 +49,14 @@ def _check_name(value: Any) -> str:
 
 def _schema_hash(name: str, version: str, inp: dict[str, Any], out: dict[str, Any]) -> str:
     return digest({"name": name, "version": version, "input": inp, "output": out})
+
+
+# Core schema types whose validation builds every container it returns afresh: a model
+# made only of these never shares a list or dict with the value it was validated from.
+_COPYING = frozenset(
+    {"model", "model-fields", "model-field", "int", "str", "float", "bool", "none",
+     "list", "dict", "tuple", "nullable", "default", "literal"}
+)  # fmt: skip
 
 
 class ToolSpec(FrozenModel):
@@ -146,6 +154,15 @@ class Tool(FrozenModel):
     def is_async(self) -> bool:
         """True when ``fn`` is a coroutine function (its calls must be awaited)."""
         return inspect.iscoroutinefunction(self.fn)
+
+    @cached_property
+    def validates_afresh(self) -> bool:
+        """True when validating the input model builds every list and dict it holds
+        anew, so the tool can never share (and mutate) a container of the caller's."""
+        return all(
+            node["type"] in _COPYING and "function" not in node
+            for node in schema_nodes(self.input_schema.__pydantic_core_schema__)
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the tool as a function, as a step would: validate the input, call,

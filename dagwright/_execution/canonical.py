@@ -257,6 +257,21 @@ def model_json(model: BaseModel) -> dict[str, Any]:
         raise
     except (ValueError, TypeError, RecursionError) as exc:
         raise NotJSONError(f"pydantic could not write it as JSON: {exc}") from exc
-    if risky or not flat_values(data.values()):
-        check_json(data)
+    if not risky:
+        # flat_values, inlined: this runs once per tool call, and the call costs more
+        # than the loop on a one-field output.
+        for item in data.values():
+            kind = type(item)
+            if kind is int:
+                if _INT_FLOOR < item < _INT_BOUND:
+                    continue
+            elif kind is str:
+                if item.isascii():
+                    continue
+            elif kind is bool or item is None or (kind is float and item - item == 0.0):
+                continue
+            break
+        else:
+            return data  # type: ignore[no-any-return]
+    check_json(data)
     return data  # type: ignore[no-any-return]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dagwright._execution.canonical import NotJSONError, copy_json, model_json, schema_nodes
+from dagwright._execution.canonical import NotJSONError, copy_json, model_json
 from dagwright._logging import get_logger
 from dagwright.errors import (
     StepError,
@@ -58,15 +58,6 @@ FATAL = (KeyboardInterrupt, SystemExit)
 """What a tool may raise to stop the whole run (propagated, never recorded)."""
 
 
-# Core schema types whose validation builds every container it returns afresh: a model
-# made only of these never shares a list or dict with the value it was validated from.
-_COPYING = frozenset(
-    {"model", "model-fields", "model-field", "int", "str", "float", "bool", "none",
-     "list", "dict", "tuple", "nullable", "default", "literal"}
-)  # fmt: skip
-_fresh: dict[type[BaseModel], bool] = {}
-
-
 def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
     """Validate bound inputs against the tool's input model (``ToolInputError`` if invalid).
 
@@ -74,13 +65,7 @@ def prepare(tool: Tool, inputs: Mapping[str, Any]) -> BaseModel:
     context, the records, the journal, later steps and the flow's literals.
     """
     schema = tool.input_schema
-    fresh = _fresh.get(schema)
-    if fresh is None:
-        fresh = _fresh[schema] = all(
-            node["type"] in _COPYING and "function" not in node
-            for node in schema_nodes(schema.__pydantic_core_schema__)
-        )
-    if not fresh:
+    if not tool.validates_afresh:
         for value in inputs.values():
             if type(value) is dict or type(value) is list:
                 inputs = {field: copy_json(item) for field, item in inputs.items()}
