@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MAKE = shutil.which("make")
+MAKE = shutil.which("make") or "make"  # the project builds with make: it must be there
 
 pytestmark = [
     pytest.mark.timeout(60),
-    pytest.mark.skipif(MAKE is None, reason="make is not installed"),
 ]
 
 
