@@ -218,6 +218,66 @@ class UsageError(DagwrightError, TypeError, ValueError):
     code = "DW-E017"
 
 
+class FlowFileError(DagwrightError, ValueError):
+    """A flow file cannot be read as a flow: bad YAML or JSON, a duplicate key, an
+    unknown key, a value of the wrong type, an unsupported ``format_version``.
+
+    ``path`` is the file (``None`` for text given directly), ``line`` and ``col`` the
+    1-based position of the offending value (``None`` when the whole file is at fault,
+    such as a missing file). ``str()`` starts with ``path:line:col:`` when they are known.
+    """
+
+    code = "DW-E018"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.line = line
+        self.col = col
+
+    @property
+    def position(self) -> str:
+        """``path:line:col`` (as much of it as is known; ``<text>`` for text input)."""
+        where = self.path if self.path is not None else "<text>"
+        if self.line is not None:
+            where += f":{self.line}:{self.col if self.col is not None else 1}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.position}: {super().__str__()}"
+
+
+class ToolImportError(DagwrightError, ImportError):
+    """A tools module or a ``module:attribute`` tool path cannot be imported, or holds no
+    tool: the import's own error is chained as ``__cause__``. ``target`` is what was
+    being imported."""
+
+    code = "DW-E019"
+
+    def __init__(self, message: str, *, target: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.target = target
+
+
+class ToolManifestError(DagwrightError, ValueError):
+    """A tool manifest file is missing, is not JSON, or does not describe tools in the
+    manifest format; ``path`` names the file."""
+
+    code = "DW-E020"
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
 
 
@@ -287,6 +347,9 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     CheckpointCorruptError,
     ExecutorClosedError,
     UsageError,
+    FlowFileError,
+    ToolImportError,
+    ToolManifestError,
     StepError,
     ToolExecutionError,
     ToolInputError,

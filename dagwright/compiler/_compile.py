@@ -16,7 +16,7 @@ from dagwright._execution.canonical import digest as canonical_digest
 from dagwright._execution.plan import Plan
 from dagwright.compiler._cache import MAXSIZE, LRUCache, cache_key, referenced_tools
 from dagwright.compiler._context import check_context, written_keys
-from dagwright.compiler._graph import build_edges, build_steps
+from dagwright.compiler._graph import build_edges, build_steps, default_ids
 from dagwright.compiler._hygiene import check_hygiene
 from dagwright.compiler._interfaces import (
     TargetInterface,
@@ -86,15 +86,18 @@ class CompiledFlow:
         first step that calls it, as its errors are.
         """
         found = list(self.warnings)
+        declared = {step_id: index for index, step_id in enumerate(default_ids(self.flow))}
         callers: dict[str, str] = {}
         for step in self.plan.steps:
             if step.subplan is not None:
                 callers.setdefault(step.target, step.id)
         for name, sub in self.subflows.items():
+            caller = callers.get(name)
+            location = ("steps", declared[caller], "flow") if caller in declared else ()
             for inner in sub.all_warnings:
                 where = f" at step {inner.step_id!r}" if inner.step_id is not None else ""
                 message = f"in sub-flow {name!r}{where}: {inner.message}"
-                found.append(replace(inner, message=message, step_id=callers.get(name)))
+                found.append(replace(inner, message=message, step_id=caller, location=location))
         return tuple(found)
 
 

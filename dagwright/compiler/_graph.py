@@ -21,7 +21,7 @@ def _placeholder(index: int) -> str:
     return f"<step {index + 1}>"
 
 
-def _default_ids(flow: Flow) -> list[str | None]:
+def default_ids(flow: Flow) -> list[str | None]:
     """Linear flows: a missing id becomes the target name, ``-2``, ``-3``... on repeats.
 
     A suffix already taken by an explicit id is skipped, so defaulting never creates a
@@ -51,7 +51,7 @@ def _default_ids(flow: Flow) -> list[str | None]:
 def build_steps(analysis: Analysis) -> None:
     """Create the step states with their ids; report DW109 and DW101."""
     flow = analysis.flow
-    ids = _default_ids(flow) if flow.linear else [s.id for s in flow.steps]
+    ids = default_ids(flow) if flow.linear else [s.id for s in flow.steps]
     first: dict[str, int] = {}
     for index, (step, step_id) in enumerate(zip(flow.steps, ids, strict=True)):
         if isinstance(step, MapStep):

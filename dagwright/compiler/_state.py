@@ -110,8 +110,14 @@ class Analysis:
         step: StepState | None = None,
         hint: str | None = None,
         severity: Severity | None = None,
+        at: tuple[str | int, ...] = (),
     ) -> None:
-        """Record a finding (default severity from the code registry)."""
+        """Record a finding (default severity from the code registry).
+
+        ``at`` is where in the step (or, without a step, in the flow) the finding points:
+        ``("depends_on", 1)``, ``("inputs", "query")``; the diagnostic's ``location``.
+        """
+        location = ("steps", step.index, *at) if step is not None else at
         self.diagnostics.append(
             diagnostic(
                 code,
@@ -119,6 +125,7 @@ class Analysis:
                 step_id=step.id if step is not None else None,
                 hint=hint,
                 severity=severity,
+                location=location,
             )
         )
 

@@ -151,6 +151,7 @@ def _resolve_flow(
                         message=f"in sub-flow {name!r}{where}: {inner.message}",
                         step_id=state.id,
                         hint=inner.hint,
+                        location=("steps", state.index, "flow"),
                     )
                 )
             return

@@ -23,6 +23,12 @@ class Diagnostic:
 
     ``code`` is a key of :data:`CODES`. ``step_id`` names the step concerned (``None``
     for findings about the flow as a whole); ``hint`` says how to fix it.
+
+    ``location`` says where in the flow's definition the finding points, as a path of
+    keys and indices into the flow-file form (``("steps", 2, "depends_on", 0)``;
+    ``()`` for the flow as a whole). For a flow loaded from a file, ``path``, ``line``
+    and ``col`` (both 1-based) give that place in the file; they are ``None`` for flows
+    built in Python.
     """
 
     code: str
@@ -30,11 +36,20 @@ class Diagnostic:
     message: str
     step_id: str | None = None
     hint: str | None = None
+    path: str | None = None
+    line: int | None = None
+    col: int | None = None
+    location: tuple[str | int, ...] = ()
 
     def format(self) -> str:
-        """One line: ``"DW102 error [step 'b']: <message> (hint: <hint>)"``."""
+        """One line: ``"DW102 error [step 'b']: <message> (hint: <hint>)"``.
+
+        A diagnostic with a file position starts with it: ``"flow.yaml:3:5: DW102 ..."``.
+        """
         where = f" [step {self.step_id!r}]" if self.step_id is not None else ""
         text = f"{self.code} {self.severity}{where}: {self.message}"
+        if self.path is not None:
+            text = f"{self.path}:{self.line or 1}:{self.col or 1}: {text}"
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
@@ -285,6 +300,7 @@ def diagnostic(
     step_id: str | None = None,
     hint: str | None = None,
     severity: Severity | None = None,
+    location: tuple[str | int, ...] = (),
 ) -> Diagnostic:
     """Build a :class:`Diagnostic` with the code's default severity unless one is given."""
     return Diagnostic(
@@ -293,4 +309,5 @@ def diagnostic(
         message=message,
         step_id=step_id,
         hint=hint,
+        location=location,
     )
