@@ -227,6 +227,18 @@ def test_a_failed_map_shows_its_recorded_instances_in_progress(store: Checkpoint
     assert stored.statuses == {"fan.out": "incomplete", "tail": "pending"}
 
 
+def test_a_stored_run_is_plain_json_data(store: Checkpointer) -> None:
+    result = run_story(store)
+    data = read_run(store, "r1", flow=STORY).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["header"] == store.header("r1").to_dict()
+    assert data["lease"] is None and data["live"] is False
+    assert data["statuses"]["bad"] == "pending" and data["statuses"]["fan"] == "completed"
+    assert data["steps"] == [r.to_dict() for r in result.steps if r.step_id != "bad"]
+    assert data["order"] == ["fan", "retry", "fb", "gated", "soft", "sub", "bad", "after"]
+    assert (data["in_progress"], data["item_counts"]) == ({}, {})
+
+
 def test_an_unknown_run_is_not_found(store: Checkpointer) -> None:
     with pytest.raises(CheckpointNotFoundError, match="'nope'"):
         read_run(store, "nope")
@@ -339,6 +351,9 @@ def test_reading_a_run_another_process_holds_changes_nothing(tmp_path: Path) -> 
             assert [r.index for r in stored.in_progress["fan"]] == [0]
             assert stored.item_counts == {"fan": 2}
             assert stored.statuses == {"first": "completed", "fan": "running"}
+            data = stored.to_dict()
+            assert data["lease"]["pid"] == worker.pid and data["live"] is True
+            assert [r["index"] for r in data["in_progress"]["fan"]] == [0]
             with pytest.raises(RunLockedError):
                 reader.delete("live")
             assert (reader.load("live"), reader.lease("live")) == before
