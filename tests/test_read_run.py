@@ -239,6 +239,26 @@ def test_a_stored_run_is_plain_json_data(store: Checkpointer) -> None:
     assert (data["in_progress"], data["item_counts"]) == ({}, {})
 
 
+def test_a_failed_sub_flow_shows_its_recorded_inner_steps_in_progress(
+    store: Checkpointer,
+) -> None:
+    inner = Flow("shaky", [Step(tool="label"), Step(tool="explode")])
+    outer = DAGFlow(
+        "calls", [Step(id="call", flow="shaky"), Step(id="end", tool="echo", depends_on="call")]
+    )
+    found = FlowRegistry()
+    found.register(inner)
+    with FlowExecutor(TOOLS, registry=found, checkpointer=store) as ex:
+        result = ex.run(outer, {"seed": 2}, run_id="s")
+    assert not result.success
+    compiled = compile_flow(outer, TOOLS, found)
+    for flow in (outer, compiled):
+        stored = read_run(store, "s", flow=flow)
+        assert stored.steps == ()
+        assert stored.in_progress == {"call": result.step("call").children[:1]}
+        assert stored.statuses == {"call": "incomplete", "end": "pending"}
+
+
 def test_an_unknown_run_is_not_found(store: Checkpointer) -> None:
     with pytest.raises(CheckpointNotFoundError, match="'nope'"):
         read_run(store, "nope")
