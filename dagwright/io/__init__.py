@@ -4,12 +4,15 @@ Nothing here is imported by the core; importing this package stays light (PyYAML
 jsonschema and rich are imported only by the functions that need them).
 """
 
+from dagwright.io.lint import LintReport, lint_files
 from dagwright.io.manifest import load_tool_manifest, tool_manifest, write_tool_manifest
 from dagwright.io.modules import import_tool_paths, import_tools
 
 __all__ = [
+    "LintReport",
     "import_tool_paths",
     "import_tools",
+    "lint_files",
     "load_tool_manifest",
     "tool_manifest",
     "write_tool_manifest",
