@@ -23,8 +23,9 @@ import difflib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
+from dagwright._source import SourceMap
 from dagwright.compiler import CODES, Diagnostic, compile_flow
 from dagwright.errors import (
     FlowCompileError,
@@ -33,11 +34,9 @@ from dagwright.errors import (
     UsageError,
 )
 from dagwright.flows import Flow
+from dagwright.io.files import flow_source, load_flow
 from dagwright.registry import _TOOL_FREE, FlowRegistry
 from dagwright.tools import Tool, ToolSpec
-
-if TYPE_CHECKING:
-    SourceMap = Any
 
 TOOL_FREE_CODES: frozenset[str] = _TOOL_FREE | {"DW105", "DW108", "DW112", "DW401", "DW404"}
 """Codes whose verdict needs no tool: those the registry checks without tools, plus the
@@ -166,13 +165,6 @@ def _compile(flow: Flow, tools: Tools | None, registry: FlowRegistry) -> tuple[D
         return tuple(exc.diagnostics)
 
 
-def _source(flow: Flow) -> SourceMap | None:
-    import dagwright.io
-
-    locate = getattr(dagwright.io, "flow_source", None)
-    return locate(flow) if locate is not None else None
-
-
 def _place(diagnostic: Diagnostic, path: str, source: SourceMap | None) -> Diagnostic:
     line, col = diagnostic.line, diagnostic.col
     if line is None and source is not None:
@@ -237,7 +229,7 @@ def lint_loaded(
         calls = {
             index: step.flow for index, step in enumerate(entry.flow.steps) if step.flow is not None
         }
-        source = _source(entry.flow)
+        source = flow_source(entry.flow)
         for d in entry.raw:
             if tools is None and d.code not in TOOL_FREE_CODES:
                 continue
@@ -309,7 +301,6 @@ def lint_files(
     errors. Two files defining one flow name and version differently: the second is a
     file error.
     """
-    from dagwright import load_flow  # type: ignore[attr-defined]
 
     given = [os.fspath(p) for p in paths]
     # Refused before any file is read.
@@ -318,7 +309,7 @@ def lint_files(
     errors: list[FlowFileError] = []
     for path in given:
         try:
-            loaded.append((path, load_flow(path)))
+            loaded.append((path, load_flow(Path(path))))
         except FlowFileError as exc:
             errors.append(exc if exc.path is not None else _with_path(exc, path))
     return lint_loaded(
