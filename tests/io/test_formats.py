@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dagwright import Diagnostic, FlowFileError
 from dagwright.io import LintReport
@@ -165,3 +170,42 @@ def test_a_file_error_without_a_position_is_shown_at_its_start() -> None:
     assert report.to_text().splitlines()[0] == "gone.yaml:1:1: DW-E018 no such file"
     assert json.loads(report.to_json())[0]["line"] is None
     assert report.to_github().startswith("::error file=gone.yaml,line=1,col=1,title=DW-E018::")
+
+
+def _unescape(value: str) -> str:
+    # What the Actions runner does to a command's message and properties.
+    for encoded, plain in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        value = value.replace(encoded, plain)
+    return value
+
+
+@given(st.text())
+def test_escaping_survives_the_runners_unescaping(value: str) -> None:
+    data, prop = escape_data(value), escape_property(value)
+    assert "\n" not in data and "\r" not in data
+    assert not {"\n", "\r", ":", ","} & set(prop)
+    assert _unescape(prop) == value
+    assert _unescape(data) == value
+
+
+def test_renderings_are_deterministic() -> None:
+    again = LintReport(
+        diagnostics=(NO_DESCRIPTION, UNKNOWN_DEP, UNREACHABLE),
+        skipped=REPORT.skipped,
+        file_errors=REPORT.file_errors,
+        files=REPORT.files,
+    )
+    for render in ("to_text", "to_json", "to_github", "to_sarif"):
+        assert getattr(again, render)() == getattr(REPORT, render)(), render
+
+
+def test_importing_dagwright_io_stays_light() -> None:
+    code = (
+        "import sys, dagwright, dagwright.io\n"
+        "heavy = {'yaml', 'jsonschema', 'rich', 'dagwright.cli'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
