@@ -47,8 +47,27 @@ description (``DW404``)."""
 FILE_ERROR_CODE = FlowFileError.code
 """The code reports give a file that cannot be read as a flow."""
 
-_REGISTER = "register the sub-flow with FlowRegistry.register(flow)"
-_GIVE_FILE = "lint the file that defines the sub-flow together with this one"
+_LINT_HINTS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    # The compiler's hints speak to Python callers; lint's users give files and modules.
+    "DW104": (
+        (
+            "pass the tool (or its ToolSpec) in `tools=`",
+            "import the module that defines it (--tools MODULE), or export it into the "
+            "manifest (--tools-manifest FILE)",
+        ),
+        (
+            "pass the fallback tool in `tools=`",
+            "import the module that defines the fallback tool (--tools MODULE), or export "
+            "it into the manifest",
+        ),
+    ),
+    "DW105": (
+        (
+            "register the sub-flow with FlowRegistry.register(flow)",
+            "lint the file that defines the sub-flow together with this one",
+        ),
+    ),
+}
 
 Tools = Iterable[Tool | ToolSpec] | Mapping[str, Tool | ToolSpec]
 
@@ -174,11 +193,14 @@ def _place(diagnostic: Diagnostic, path: str, source: SourceMap | None) -> Diagn
 
 def _adjusted(d: Diagnostic, strict: bool) -> Diagnostic:
     """``d`` as lint reports it: a warning made an error under ``strict``, and the
-    unknown-flow hint speaking of files rather than registries."""
+    unknown tool and flow hints speaking of modules and files rather than arguments."""
     if strict and d.severity == "warning":
         d = replace(d, severity="error")
-    if d.code == "DW105" and d.hint is not None:
-        d = replace(d, hint=d.hint.replace(_REGISTER, _GIVE_FILE))
+    hint = d.hint
+    if hint is not None:
+        for library, lint in _LINT_HINTS.get(d.code, ()):
+            hint = hint.replace(library, lint)
+        d = replace(d, hint=hint)
     return d
 
 

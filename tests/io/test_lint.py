@@ -85,6 +85,11 @@ def test_with_tools_every_check_runs_and_nothing_is_skipped() -> None:
     assert "Skipped" not in report.to_text()
     # An empty tool set is tools given: every step's tool is unknown.
     assert "DW104" in _codes(lint_loaded([("f.yaml", flow)], tools=[]))
+    (unknown,) = (d for d in report.diagnostics if d.code == "DW104")
+    assert unknown.hint == (
+        "known: publish, search, summarize; import the module that defines it (--tools MODULE), "
+        "or export it into the manifest (--tools-manifest FILE)"
+    )
 
 
 def test_a_subflow_finding_is_reported_once_at_the_subflow_file() -> None:
