@@ -114,6 +114,7 @@ def test_results_carry_rule_level_message_and_a_relative_location() -> None:
     assert second["ruleId"] == "DW402" and second["level"] == "warning"
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in run["results"])
     assert run["invocations"] == [{"executionSuccessful": True}]
+    assert run["columnKind"] == "unicodeCodePoints"
 
 
 def test_file_errors_are_results_of_their_own_rule() -> None:
