@@ -6,7 +6,7 @@ or that model's ``model_json_schema()``. So after ``jsonschema`` validates the i
 conformed the way pydantic would have built and dumped the model:
 
 * an absent property with a ``default`` gets a (conformed) copy of it, at the top level and in
-  nested objects (through ``$ref``, ``allOf``, the first matching ``anyOf``/``oneOf``
+  nested objects (through local ``$ref``, ``allOf``, the first matching ``anyOf``/``oneOf``
   branch, array ``items``/``prefixItems`` and ``additionalProperties``);
 * a key an object schema with ``properties`` does not declare is dropped, unless the
   schema says what to do with extra keys (``additionalProperties`` or
