@@ -15,8 +15,9 @@ conformed the way pydantic would have built and dumped the model:
   makes an ``int`` given to a ``float`` field a float.
 
 What does not carry over: JSON Schema never coerces (``"5"`` is not an integer, ``1`` not
-a boolean) where pydantic's lax mode would, and a pydantic ``default_factory`` has no
-``default`` in the schema, so its field stays absent.
+a boolean) where pydantic's lax mode would, a pydantic ``default_factory`` has no
+``default`` in the schema, so its field stays absent, and a ``set`` field (an array with
+``uniqueItems``) keeps the order given where the model sorts it.
 """
 
 from __future__ import annotations
