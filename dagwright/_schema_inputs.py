@@ -43,6 +43,9 @@ _JSON_TYPES: dict[type, frozenset[str]] = {
 }
 """The JSON Schema types a (JSON) value of each Python type may satisfy."""
 
+_MAX_MESSAGE = 300
+"""Characters of one error message kept (the value is in the error's ``input``)."""
+
 _MAX_REFS = 64
 """``$ref`` hops followed in a row before giving up (a reference cycle)."""
 
@@ -68,7 +71,10 @@ def _details(errors: list[ValidationError]) -> list[dict[str, Any]]:
                     )
             continue
         kind = str(error.validator)
-        details.append({"type": kind, "loc": loc, "msg": error.message, "input": error.instance})
+        message = error.message
+        if len(message) > _MAX_MESSAGE:  # jsonschema quotes the whole value it refused
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        details.append({"type": kind, "loc": loc, "msg": message, "input": error.instance})
     return details
 
 
