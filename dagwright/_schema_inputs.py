@@ -50,24 +50,26 @@ _MAX_REFS = 64
 """``$ref`` hops followed in a row before giving up (a reference cycle)."""
 
 
-def _loc(path: Any) -> tuple[str | int, ...]:
-    return tuple(path)
-
-
 def _details(errors: list[ValidationError]) -> list[dict[str, Any]]:
     """Pydantic-shaped error details (``type``, ``loc``, ``msg``, ``input``), one missing
     entry per absent required property."""
     details: list[dict[str, Any]] = []
     seen_missing: set[tuple[str | int, ...]] = set()
     for error in errors:
-        loc = _loc(error.absolute_path)
+        loc: tuple[str | int, ...] = tuple(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
             for name in error.validator_value:
                 where = (*loc, name)
                 if name not in error.instance and where not in seen_missing:
                     seen_missing.add(where)
+                    # As pydantic reports it: the input is the object lacking the key.
                     details.append(
-                        {"type": "missing", "loc": where, "msg": "Field required", "input": {}}
+                        {
+                            "type": "missing",
+                            "loc": where,
+                            "msg": "Field required",
+                            "input": error.instance,
+                        }
                     )
             continue
         kind = str(error.validator)

@@ -342,6 +342,11 @@ def test_schema_errors_have_the_shape_of_model_errors(lane: Lane) -> None:
     )
     for error in as_dict.errors:
         assert {"type", "loc", "msg", "input"} <= set(error)
+
+    def missing_inputs(error: FlowInputError) -> dict[tuple[Any, ...], Any]:
+        return {tuple(e["loc"]): e["input"] for e in error.errors if e["type"] == "missing"}
+
+    assert missing_inputs(as_dict) == missing_inputs(as_model)
     assert "do not match Order: 3 error(s)" in as_dict.message
     assert "n: Field required" in as_dict.message
     assert "rate: 'fast' is not of type 'number'" in as_dict.message
