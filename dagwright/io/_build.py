@@ -232,7 +232,15 @@ class Builder:
     def definition(
         self, exc: FlowDefinitionError, cls: type[Flow], steps: list[Step | MapStep]
     ) -> FlowFileError:
-        """A flow-level ``FlowDefinitionError``: find the step that causes it."""
+        """A flow-level ``FlowDefinitionError``: find the schema or step that causes it."""
+        data = self.parsed.value
+        for key in ("input_schema", "output_schema"):
+            if key in data:
+                try:
+                    cls(name="probe", steps=[], **{key: data[key]})
+                except FlowDefinitionError as found:
+                    where = self.schema_location(key, found.message)
+                    return self.error(found.message, where, found.hint, value=True)
         for index, step in enumerate(steps):
             try:
                 cls(name="probe", steps=[step])
@@ -245,6 +253,22 @@ class Builder:
                     value=True,
                 )
         return self.error(exc.message, (), exc.hint)
+
+    def schema_location(self, key: str, message: str) -> Location:
+        """The place inside a schema that a schema check's message names (``at 'a/b'``)."""
+        import re
+
+        match = re.search(r" at '([^']*)'", message)
+        location: Location = (key,)
+        current = self.parsed.value[key]
+        for token in match.group(1).split("/") if match else ():
+            part: str | int = int(token) if isinstance(current, list) and token.isdigit() else token
+            try:
+                current = current[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            location = (*location, part)
+        return location
 
     # ---- pydantic errors ---------------------------------------------------------------
 

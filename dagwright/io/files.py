@@ -271,7 +271,11 @@ def _yaml_text(data: dict[str, Any]) -> str:
         base.increase_indent(self, flow, False)  # list items indented under their key
 
     def text(dumper: Any, value: str) -> Any:
+        # PyYAML writes YAML's other line breaks raw in plain and single-quoted text,
+        # where reading folds them: only double quotes keep them (as escapes).
         style = "|" if "\n" in value.strip("\n") else None
+        if any(char in value for char in "\x85\u2028\u2029"):
+            style = '"'
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     dumper: Any = type(

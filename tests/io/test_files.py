@@ -10,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
 
 import dagwright
 from dagwright import (
@@ -295,3 +298,126 @@ def test_top_level_exports() -> None:
     assert dagwright.load_flow is load_flow
     assert dagwright.dump_flow is dump_flow
     assert callable(dagwright.flow_json_schema)
+
+
+# ---- the round trip, over random flows -----------------------------------------------
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+IDS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,8}", fullmatch=True)
+TEXT = st.text(max_size=12)
+NAMES = st.text(min_size=1, max_size=12)
+SOURCES = TEXT | st.builds(Literal, JSON_VALUES)
+RETRIES = st.none() | st.builds(
+    RetryPolicy,
+    max_attempts=st.integers(1, 5),
+    backoff_s=st.floats(0, 10),
+    multiplier=st.floats(1, 4),
+    max_backoff_s=st.floats(0, 100),
+    retry_on=st.lists(TEXT, max_size=2).map(tuple),
+)
+ON_ERROR = st.sampled_from(["fail", "skip"]) | st.from_regex(
+    r"fallback:[A-Za-z_][A-Za-z0-9_.\-]{0,6}", fullmatch=True
+)
+
+
+@st.composite
+def steps(draw: st.DrawFn, *, linear: bool) -> Step | MapStep:
+    step_id = draw(st.none() | IDS)
+    target = IDS if linear and step_id is None else NAMES
+    tool = flow = None
+    which = draw(st.sampled_from(["tool", "flow", "both", "neither"]))
+    if which in ("tool", "both"):
+        tool = draw(target)
+    if which in ("flow", "both"):
+        flow = draw(target)
+    if which == "both" and linear and step_id is None:
+        flow = tool  # the default id comes from the tool
+    common = {
+        "id": step_id,
+        "tool": tool,
+        "flow": flow,
+        "inputs": draw(st.dictionaries(TEXT, SOURCES, max_size=3)),
+        "depends_on": tuple(draw(st.lists(TEXT, max_size=3))),
+        "when": draw(st.none() | TEXT),
+        "retry": draw(RETRIES),
+        "timeout_s": draw(st.none() | st.floats(min_value=0.001, max_value=1e6)),
+    }
+    if draw(st.booleans()):
+        return MapStep(
+            **common,
+            over=draw(TEXT),
+            item=draw(TEXT),
+            results=draw(TEXT),
+            errors=draw(st.none() | TEXT),
+            max_concurrency=draw(st.integers(-2, 64)),
+            error_policy=draw(st.sampled_from(["fail_fast", "collect"])),
+        )
+    return Step(
+        **common,
+        outputs=draw(st.none() | st.dictionaries(TEXT, TEXT, max_size=3)),
+        on_error=draw(ON_ERROR),
+    )
+
+
+class Question(BaseModel):
+    question: str
+    limit: int = 5
+
+
+class Answer(BaseModel):
+    answer: str
+    sources: list[str]
+
+
+PROPERTY_TYPES = st.sampled_from(
+    [{"type": "string"}, {"type": "integer", "default": 3}, {"type": "array", "items": {}}]
+)
+SCHEMAS = (
+    st.none()
+    | st.sampled_from([Question, Answer])
+    | st.dictionaries(NAMES, PROPERTY_TYPES, max_size=3).map(
+        lambda properties: {"type": "object", "properties": properties}
+    )
+)
+
+
+@st.composite
+def flows(draw: st.DrawFn) -> Flow:
+    linear = draw(st.booleans())
+    cls = Flow if linear else DAGFlow
+    return cls(
+        name=draw(NAMES),
+        steps=draw(st.lists(steps(linear=linear), max_size=4)),
+        version=draw(TEXT),
+        description=draw(TEXT | st.just("Two lines,\nof text.\n")),
+        on_context_collision=draw(st.sampled_from(["overwrite", "warn", "error"])),
+        input_schema=draw(SCHEMAS),
+        output_schema=draw(SCHEMAS),
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow=flows(), fmt=st.sampled_from(["yaml", "json"]))
+def test_load_of_dump_is_the_same_flow(flow: Flow, fmt: str) -> None:
+    text = dump_flow(flow, format=fmt)  # type: ignore[arg-type]
+    back = load_flow(text, format=fmt)  # type: ignore[arg-type]
+    assert back.definition_digest == flow.definition_digest
+    models = isinstance(flow.input_schema, type) or isinstance(flow.output_schema, type)
+    assert (back == flow) is not models  # a model is read back as its JSON Schema
+    assert type(back) is type(flow)
+    assert back.description == flow.description
+    assert dump_flow(back, format=fmt) == text  # type: ignore[arg-type]
+    assert load_flow(text).definition_digest == flow.definition_digest  # format sniffed
