@@ -42,6 +42,7 @@ from dagwright.errors import (
 )
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
+from dagwright.io import dump_flow, flow_json_schema, load_flow
 from dagwright.io.manifest import load_tool_manifest
 from dagwright.registry import FlowRegistry
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
@@ -100,6 +101,9 @@ __all__ = [
     "UsageError",
     "__version__",
     "compile_flow",
+    "dump_flow",
+    "flow_json_schema",
+    "load_flow",
     "load_tool_manifest",
     "tool",
 ]

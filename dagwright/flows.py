@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     field_validator,
     model_serializer,
@@ -285,6 +286,10 @@ class Flow(FrozenModel):
     )
 
     linear: ClassVar[bool] = True
+
+    # Where the flow was read from (``dagwright._source.SourceSlot``), outside the fields:
+    # it compares equal to any other, so equality, hash and digest ignore it.
+    _source: Any = PrivateAttr(default=None)
 
     name: str = Field(min_length=1)
     steps: tuple[AnyStep, ...]

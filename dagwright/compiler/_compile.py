@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from dagwright._execution.canonical import digest as canonical_digest
 from dagwright._execution.plan import Plan
+from dagwright._source import SourceMap, slot_of, source_of
 from dagwright.compiler._cache import MAXSIZE, LRUCache, cache_key, referenced_tools
 from dagwright.compiler._context import check_context, written_keys
 from dagwright.compiler._graph import build_edges, build_steps, default_ids
@@ -50,7 +51,8 @@ class CompiledFlow:
     sub-flow sees: its input fields and the output keys it returns.
 
     Compared and hashed by identity: the compile cache hands out one object per
-    (flow, tools, sub-flows) combination.
+    (flow, tools, sub-flows) combination (and, for a flow read from a file, one copy
+    of it per flow object, with that file's positions).
     """
 
     flow: Flow
@@ -62,6 +64,9 @@ class CompiledFlow:
     digest: str
     subflows: Mapping[str, CompiledFlow]
     interface: TargetInterface = field(repr=False)
+    source: SourceMap | None = field(default=None, repr=False)
+    """Where ``flow`` was read from, when it was read from a file: every diagnostic then
+    carries its ``path``, ``line`` and ``col``."""
 
     @cached_property
     def declared_inputs(self) -> frozenset[str]:
@@ -98,7 +103,7 @@ class CompiledFlow:
                 where = f" at step {inner.step_id!r}" if inner.step_id is not None else ""
                 message = f"in sub-flow {name!r}{where}: {inner.message}"
                 found.append(replace(inner, message=message, step_id=caller, location=location))
-        return tuple(found)
+        return positioned(found, self.source)
 
 
 _CACHE: LRUCache[CompiledFlow] = LRUCache(MAXSIZE)
@@ -134,12 +139,48 @@ def compile_flow(
     """
     result = _compile(flow, normalize_tools(tools), registry, ())
     if not isinstance(result, CompiledFlow):
-        raise FlowCompileError(flow.name, result)
+        raise FlowCompileError(flow.name, positioned(result, source_of(flow)))
+    result = _with_positions(result, flow)
     if strict and result.all_warnings:
         others = [d for d in result.diagnostics if d.severity != "warning"]
         promoted = [replace(d, severity="error") for d in result.all_warnings]
         raise FlowCompileError(flow.name, [*promoted, *others])
     return result
+
+
+def positioned(
+    diagnostics: Iterable[Diagnostic], source: SourceMap | None
+) -> tuple[Diagnostic, ...]:
+    """``diagnostics`` with the file position of each location (unchanged without a source)."""
+    if source is None:
+        return tuple(diagnostics)
+    result = []
+    for d in diagnostics:
+        line, col = source.position(d.location)
+        result.append(replace(d, path=source.path, line=line, col=col))
+    return tuple(result)
+
+
+def _with_positions(result: CompiledFlow, flow: Flow) -> CompiledFlow:
+    """The compilation of ``flow`` with its own file positions on every diagnostic.
+
+    The cache holds one compilation per definition, whichever file it came from; a flow
+    read from a file gets a copy with its positions (and itself as ``flow``), made once
+    per flow object and cached compilation.
+    """
+    slot = slot_of(flow)
+    if slot is None:
+        return result
+    known = slot.positioned
+    if known is not None and known[0] is result:
+        copy: CompiledFlow = known[1]
+        return copy
+    source = slot.source
+    copy = replace(
+        result, flow=flow, diagnostics=positioned(result.diagnostics, source), source=source
+    )
+    slot.positioned = (result, copy)
+    return copy
 
 
 def _compile(

@@ -7,8 +7,9 @@ from ``on_context_collision``), DW302 (unordered collision) and DW303 (dead outp
 from __future__ import annotations
 
 from dagwright.compiler._reads import flow_inputs
-from dagwright.compiler._state import Analysis
+from dagwright.compiler._state import Analysis, StepState
 from dagwright.compiler.diagnostics import Severity
+from dagwright.flows import MapStep
 
 _ORDERED_SEVERITY: dict[str, Severity | None] = {
     "warn": "warning",
@@ -24,6 +25,16 @@ def written_keys(analysis: Analysis) -> dict[str, list[int]]:
         for key in state.produces:
             writers.setdefault(key, []).append(state.index)
     return writers
+
+
+def write_at(state: StepState, key: str) -> tuple[str | int, ...]:
+    """Where in the step the write of ``key`` is declared (``()`` when implicit)."""
+    step = state.step
+    if isinstance(step, MapStep):
+        return ("errors",) if key == step.errors else ("results",)
+    if step.outputs is not None and key in step.outputs:
+        return ("outputs", key)
+    return ()
 
 
 def check_context(analysis: Analysis) -> None:
@@ -47,6 +58,7 @@ def _check_outputs(analysis: Analysis, writers: dict[str, list[int]]) -> None:
                 "a flow input",
                 hint=f"add a step that writes {name!r} (or rename an output to it with "
                 f"`outputs`), or remove the field from {schema}",
+                at=("output_schema", "properties", name),
             )
 
 
@@ -114,6 +126,7 @@ def _check_collisions(analysis: Analysis, writers: dict[str, list[int]]) -> None
                     step=steps[b],
                     hint=f"rename one output with `outputs`, or add "
                     f"depends_on=[{steps[latest_unordered].id!r}] to {steps[b].id!r}",
+                    at=write_at(steps[b], key),
                 )
             if severity is not None and ancestors:
                 latest = next(a for a in reversed(earlier) if ancestors >> a & 1)
@@ -128,6 +141,7 @@ def _check_collisions(analysis: Analysis, writers: dict[str, list[int]]) -> None
                     hint="rename one output with `outputs`, or set "
                     "on_context_collision='overwrite' if the overwrite is intended",
                     severity=severity,
+                    at=write_at(steps[b], key),
                 )
             elif severity is not None and key in fields:
                 analysis.report(
@@ -137,6 +151,7 @@ def _check_collisions(analysis: Analysis, writers: dict[str, list[int]]) -> None
                     hint="rename the output with `outputs`, or set "
                     "on_context_collision='overwrite' if replacing the input is intended",
                     severity=severity,
+                    at=write_at(steps[b], key),
                 )
             earlier.append(b)
             earlier_mask |= 1 << b
@@ -156,4 +171,5 @@ def _check_dead(analysis: Analysis) -> None:
                     step=state,
                     hint="keep only the outputs you need with `outputs`, or add the key "
                     f"to {schema}",
+                    at=write_at(state, key),
                 )

@@ -68,6 +68,7 @@ def build_steps(analysis: Analysis) -> None:
                     f"DAGFlow {flow.name!r} needs one",
                     step=state,
                     hint="set `id=` on the step; other steps name it in `depends_on`",
+                    at=("tool",) if step.tool is not None else ("flow",),
                 )
             continue
         if step_id in first:
@@ -76,6 +77,7 @@ def build_steps(analysis: Analysis) -> None:
                 f"step id {step_id!r} is used by steps {first[step_id] + 1} and {index + 1}",
                 step=state,
                 hint="give each step a unique `id`",
+                at=("id",),
             )
         else:
             first[step_id] = index
@@ -95,7 +97,7 @@ def build_edges(analysis: Analysis) -> None:
     preds: list[set[int]] = [set() for _ in steps]
     explicit: list[set[int]] = [set() for _ in steps]
     for state in steps:
-        for dep in state.step.depends_on:
+        for position, dep in enumerate(state.step.depends_on):
             target = by_id.get(dep)
             if target is None:
                 analysis.report(
@@ -104,6 +106,7 @@ def build_edges(analysis: Analysis) -> None:
                     step=state,
                     hint=f"{_suggest(dep, list(by_id))}depends_on must name the id of "
                     "another step of this flow",
+                    at=("depends_on", position),
                 )
                 continue
             explicit[state.index].add(target)
@@ -177,6 +180,13 @@ def _report_cycles(analysis: Analysis) -> None:
         pivot = depends.index(min(depends))
         depends = depends[pivot:] + depends[:pivot]
         path = " -> ".join(analysis.steps[i].id for i in [*depends, depends[0]])
+        # Point at the first edge of the cycle when it is written (not an implicit one).
+        first = analysis.steps[depends[0]]
+        second = analysis.steps[depends[1] if len(depends) > 1 else depends[0]].id
+        written = first.step.depends_on
+        at: tuple[str | int, ...] = (
+            ("depends_on", written.index(second)) if second in written else ()
+        )
         analysis.report(
             "DW103",
             f"dependency cycle: {path} ('a -> b' reads 'a depends on b')",
@@ -187,6 +197,7 @@ def _report_cycles(analysis: Analysis) -> None:
                 if analysis.flow.linear
                 else ""
             ),
+            at=at,
         )
 
 

@@ -33,14 +33,16 @@ def _check_unreachable(analysis: Analysis) -> None:
         if predicate is not None and predicate.constant is False:
             reason = f"its `when` {state.step.when!r} is always false"
             hint = "remove the step, or fix its `when`"
+            at: tuple[str | int, ...] = ("when",)
         elif sources and sources <= unreachable:
             names = ", ".join(repr(analysis.steps[i].id) for i in sorted(sources))
             reason = f"every step it depends on ({names}) is unreachable"
             hint = "remove the step, or depend on a step that can run"
+            at = ("depends_on",)
         else:
             continue
         unreachable.add(state.index)
-        analysis.report("DW401", f"step can never run: {reason}", step=state, hint=hint)
+        analysis.report("DW401", f"step can never run: {reason}", step=state, hint=hint, at=at)
 
 
 def _check_retries(analysis: Analysis) -> None:
@@ -55,6 +57,7 @@ def _check_retries(analysis: Analysis) -> None:
                 "is marked idempotent=False: a retried call may repeat its side effects",
                 step=state,
                 hint="drop the retry, or make the tool safe to call again and mark it idempotent",
+                at=("retry",),
             )
 
 
@@ -72,6 +75,7 @@ def _check_descriptions(analysis: Analysis) -> None:
                     step=state,
                     hint="give the tool a docstring or `description=`; it is shown in "
                     "lint output, graphs and schemas",
+                    at=("tool",) if entry is state.tool else ("on_error",),
                 )
     flow = analysis.flow
     if not flow.description.strip():
@@ -79,6 +83,7 @@ def _check_descriptions(analysis: Analysis) -> None:
             "DW404",
             f"flow {flow.name!r} has no description",
             hint="set `description=` on the flow",
+            at=("name",),
         )
 
 
@@ -89,6 +94,20 @@ def _reads_input(state: StepState, key: str) -> bool:
     if state.over is not None:
         sources.append(state.over)
     return any(s.kind != LITERAL and s.key == key and not s.producers for s in sources)
+
+
+def _read_at(state: StepState | None, key: str, analysis: Analysis) -> tuple[str | int, ...]:
+    """Where ``state`` reads ``key`` (``input_schema`` for a flow-level finding)."""
+    if state is None:
+        return ("input_schema",) if analysis.flow.input_schema is not None else ()
+    for binding in state.bindings:
+        if binding.source.key == key and binding.field in state.step.inputs:
+            return ("inputs", binding.field)
+    if any(source.key == key for _, source in state.when_sources):
+        return ("when",)
+    if state.over is not None and state.over.key == key:
+        return ("over",)
+    return ()
 
 
 def _check_near_misses(analysis: Analysis) -> None:
@@ -121,4 +140,5 @@ def _check_near_misses(analysis: Analysis) -> None:
             step=reader,
             hint=f"read {key!r} instead (and depend on {first_writer[key].id!r}), or "
             f"rename the input if {name!r} is meant",
+            at=_read_at(reader, name, analysis),
         )

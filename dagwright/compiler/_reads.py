@@ -103,7 +103,14 @@ class _Reader:
         return found, False
 
     def producers(
-        self, state: StepState, key: str, *, required: bool, explicit: bool, what: str
+        self,
+        state: StepState,
+        key: str,
+        *,
+        required: bool,
+        explicit: bool,
+        what: str,
+        at: tuple[str | int, ...] = (),
     ) -> tuple[int, ...] | None:
         """Ancestor writers of ``key`` (latest first), ``()`` for a flow input, or ``None``.
 
@@ -128,6 +135,7 @@ class _Reader:
                     step=state,
                     hint=f"add depends_on=[{_ids(analysis, unordered)}] to step "
                     f"{state.id!r} so it runs after the writer",
+                    at=at,
                 )
             return None
         # Nothing before this step writes the key: only the flow inputs can hold it.
@@ -149,6 +157,7 @@ class _Reader:
                     step=state,
                     hint=f"add {key!r} to {schema_name}, or make a step that writes it a "
                     f"dependency of {state.id!r}",
+                    at=at,
                 )
             return None
         analysis.reads.add(key)
@@ -156,7 +165,14 @@ class _Reader:
         return ()
 
     def source(
-        self, state: StepState, raw: str | Literal, *, required: bool, explicit: bool, what: str
+        self,
+        state: StepState,
+        raw: str | Literal,
+        *,
+        required: bool,
+        explicit: bool,
+        what: str,
+        at: tuple[str | int, ...] = (),
     ) -> SourceDraft | None:
         """Resolve one source (literal, JSON pointer or context key)."""
         if isinstance(raw, Literal):
@@ -171,12 +187,15 @@ class _Reader:
                     hint="a pointer is '/<key>/<token>...': the key must not be empty, "
                     "'~' is only valid as '~0' (for '~') or '~1' (for '/'), "
                     "and an array index is written with the ASCII digits 0-9",
+                    at=at,
                 )
                 return None
             key, path = decoded
-            found = self.producers(state, key, required=required, explicit=explicit, what=what)
+            found = self.producers(
+                state, key, required=required, explicit=explicit, what=what, at=at
+            )
             return None if found is None else SourceDraft(POINTER, key, path, producers=found)
-        found = self.producers(state, raw, required=required, explicit=explicit, what=what)
+        found = self.producers(state, raw, required=required, explicit=explicit, what=what, at=at)
         return None if found is None else SourceDraft(KEY, raw, producers=found)
 
     def fields(self, state: StepState) -> None:
@@ -198,6 +217,7 @@ class _Reader:
                     f"(its inputs: {known or 'none'})",
                     step=state,
                     hint="`inputs` maps target input fields to sources: {field: source}",
+                    at=("inputs", name),
                 )
                 continue
             if name == item:
@@ -206,10 +226,13 @@ class _Reader:
                     f"field {name!r} is the map item and is also mapped in inputs",
                     step=state,
                     hint=f"remove {name!r} from inputs: each item of `over` fills it",
+                    at=("inputs", name),
                 )
                 continue
             what = f"field {name!r}"
-            found = self.source(state, raw, required=spec.required, explicit=True, what=what)
+            found = self.source(
+                state, raw, required=spec.required, explicit=True, what=what, at=("inputs", name)
+            )
             if found is not None:
                 state.bindings.append(BindingDraft(name, found, spec.required, spec.schema))
         if interface is None:
@@ -221,6 +244,7 @@ class _Reader:
                 f"(its inputs: {', '.join(interface.inputs) or 'none'})",
                 step=state,
                 hint="`item` names the input field that receives each element of `over`",
+                at=("item",),
             )
         for name, spec in interface.inputs.items():
             if name in step.inputs or name == item:
@@ -248,6 +272,7 @@ class _Reader:
                 step=state,
                 hint="the fallback receives the step's inputs: choose a fallback whose "
                 "required fields the step's target also takes",
+                at=("on_error",),
             )
 
     def when(self, state: StepState) -> None:
@@ -265,19 +290,27 @@ class _Reader:
                 f"(at offset {exc.offset})",
                 step=state,
                 hint=exc.hint or 'write a comparison such as "score > 0.5"',
+                at=("when",),
             )
             return
         state.predicate = predicate
         for name in predicate.names:
             found = self.producers(
-                state, name, required=True, explicit=True, what=f"`when` name {name!r}"
+                state,
+                name,
+                required=True,
+                explicit=True,
+                what=f"`when` name {name!r}",
+                at=("when",),
             )
             if found is not None:
                 state.when_sources.append((name, SourceDraft(KEY, name, producers=found)))
 
     def over(self, state: StepState, step: MapStep) -> None:
         """Bind a map step's ``over`` (always required)."""
-        state.over = self.source(state, step.over, required=True, explicit=True, what="`over`")
+        state.over = self.source(
+            state, step.over, required=True, explicit=True, what="`over`", at=("over",)
+        )
 
 
 def resolve_reads(analysis: Analysis) -> None:

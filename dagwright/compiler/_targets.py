@@ -55,6 +55,7 @@ def resolve_targets(
                 else "step sets neither `tool` nor `flow`",
                 step=state,
                 hint="set exactly one of `tool=` (a tool call) or `flow=` (a sub-flow call)",
+                at=("flow",) if both else (),
             )
         elif step.tool is not None:
             _resolve_tool(analysis, state, step.tool, interfaces)
@@ -85,6 +86,7 @@ def _resolve_tool(
             f"calls unknown tool {name!r}",
             step=state,
             hint=f"{_known(list(analysis.tools), name)}pass the tool (or its ToolSpec) in `tools=`",
+            at=("tool",),
         )
         return
     state.tool = entry
@@ -113,6 +115,7 @@ def _resolve_flow(
             step=state,
             hint="a flow may not call itself, directly or through sub-flows; "
             "factor the shared steps into a separate flow",
+            at=("flow",),
         )
         return
     if registry is None:
@@ -121,6 +124,7 @@ def _resolve_flow(
             f"calls sub-flow {name!r} but no registry was given",
             step=state,
             hint="register the sub-flow in a FlowRegistry and pass `registry=`",
+            at=("flow",),
         )
         return
     compiled = analysis.subflows.get(name)
@@ -134,6 +138,7 @@ def _resolve_flow(
                 step=state,
                 hint=f"{_known([f.name for f in registry], name)}register the sub-flow "
                 "with FlowRegistry.register(flow)",
+                at=("flow",),
             )
             failed.add(name)
             return
@@ -170,6 +175,7 @@ def _check_map(analysis: Analysis, state: StepState, step: MapStep) -> None:
             f"max_concurrency must be an integer >= 1, got {limit!r}",
             step=state,
             hint="use 1 to run the items one at a time, or a small integer such as 8",
+            at=("max_concurrency",),
         )
     if step.errors is not None and step.errors == step.results:
         analysis.report(
@@ -178,6 +184,7 @@ def _check_map(analysis: Analysis, state: StepState, step: MapStep) -> None:
             "overwrite the results",
             step=state,
             hint=f"give errors its own key, such as {step.results + '_errors'!r}",
+            at=("errors",),
         )
 
 
@@ -192,6 +199,7 @@ def _resolve_fallback(analysis: Analysis, state: StepState, step: Step) -> None:
             "applies to tool steps",
             step=state,
             hint="use on_error='skip', or handle the failure inside the sub-flow",
+            at=("on_error",),
         )
     entry = analysis.tools.get(name)
     if entry is None:
@@ -200,6 +208,7 @@ def _resolve_fallback(analysis: Analysis, state: StepState, step: Step) -> None:
             f"fallback names unknown tool {name!r}",
             step=state,
             hint=f"{_known(list(analysis.tools), name)}pass the fallback tool in `tools=`",
+            at=("on_error",),
         )
         return
     state.fallback = entry

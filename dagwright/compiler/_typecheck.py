@@ -107,6 +107,7 @@ def _check_bindings(sources: _Sources, state: StepState) -> None:
             f"{describe(binding.schema)}, but {'; '.join(bad)}",
             step=state,
             hint=_hint(nested, "map the field to a source of a compatible type"),
+            at=("inputs", binding.field) if binding.field in state.step.inputs else (),
         )
 
 
@@ -153,6 +154,7 @@ def _check_over(sources: _Sources, state: StepState, step: MapStep, over: Source
             f"`over` must be a list, but {'; '.join(not_lists)}",
             step=state,
             hint="point `over` at a key (or JSON pointer) that holds a list",
+            at=("over",),
         )
         return
     item_field = state.interface.inputs.get(step.item) if state.interface else None
@@ -169,4 +171,5 @@ def _check_over(sources: _Sources, state: StepState, step: MapStep, over: Source
             hint=_hint(
                 nested, "map over a list whose items match the item field, or change `item`"
             ),
+            at=("item",),
         )

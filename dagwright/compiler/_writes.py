@@ -55,6 +55,7 @@ def _step_writes(analysis: Analysis, state: StepState, step: Step) -> None:
                 f"{what} {state.target!r} (its outputs: {known})",
                 step=state,
                 hint="`outputs` maps context keys to output fields: {key: field}",
+                at=("outputs", key),
             )
             continue
         state.writes.append((key, output))
@@ -74,4 +75,5 @@ def _check_fallback(analysis: Analysis, state: StepState) -> None:
             step=state,
             hint="the fallback must output every field the step writes; choose another "
             "fallback or keep fewer fields with `outputs`",
+            at=("on_error",),
         )
