@@ -9,7 +9,6 @@ description, input and output JSON Schemas, ``schema_hash``, ``cacheable``,
 from __future__ import annotations
 
 import argparse
-import json
 
 from dagwright.cli._common import use_cwd_imports
 from dagwright.cli._errors import OK
@@ -17,7 +16,8 @@ from dagwright.cli._errors import OK
 
 def command(args: argparse.Namespace) -> int:
     """Export the manifest; exit 0 (2 when a module cannot be imported)."""
-    from dagwright.io import import_tools, tool_manifest, write_tool_manifest
+    from dagwright.io import import_tools, write_tool_manifest
+    from dagwright.io.manifest import manifest_text
 
     use_cwd_imports()
     tools = import_tools(args.modules)
@@ -25,5 +25,5 @@ def command(args: argparse.Namespace) -> int:
         write_tool_manifest(tools, args.output)
         print(f"wrote the manifest of {len(tools)} tool(s) to {args.output}")
     else:
-        print(json.dumps(tool_manifest(tools), indent=2, ensure_ascii=False))
+        print(manifest_text(tools), end="")  # the bytes -o would write
     return OK

@@ -67,3 +67,18 @@ def write(directory: Path, name: str, text: str) -> str:
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
+# A map step: square each item of the input list.
+SQUARES = """\
+format_version: 1
+kind: dag
+name: squares
+version: "1"
+steps:
+  - id: each
+    over: items
+    item: n
+    tool: square
+    results: squares
+"""
