@@ -129,6 +129,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Checkpoint
     checkpointer.close()
 
 
+def db_path(store: Checkpointer) -> Path:
+    assert isinstance(store, SQLiteCheckpointer)
+    return store.path
+
+
 def registry() -> FlowRegistry:
     found = FlowRegistry()
     found.register(INNER)
@@ -158,7 +163,8 @@ def test_a_finished_run_reads_back_as_its_own_records(store: Checkpointer) -> No
     assert [a.status for a in stored.step("retry").attempts] == ["failed", "failed", "completed"]
     assert stored.step("fb").fallback == "rescue"
     assert stored.step("fb").outputs == {"boom": -5}
-    assert stored.step("soft").error is not None and stored.step("soft").error.type == "KeyError"
+    soft_error = stored.step("soft").error
+    assert soft_error is not None and soft_error.type == "KeyError"
     assert [c.step_id for c in stored.step("sub").children] == ["label", "echo"]
     assert stored.statuses == {
         "fan": "completed",
@@ -251,7 +257,7 @@ def test_an_unreadable_entry_is_corrupt(store: Checkpointer, entry: dict[str, ob
         read_run(store, "bad")
     error = caught.value
     assert error.code == "DW-E015" and error.run_id == "bad"
-    assert error.path == (None if isinstance(store, InMemoryCheckpointer) else str(store.path))
+    assert error.path == (None if isinstance(store, InMemoryCheckpointer) else str(db_path(store)))
 
 
 def test_an_entry_recorded_twice_counts_once(store: Checkpointer) -> None:
