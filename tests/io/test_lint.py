@@ -33,7 +33,9 @@ CALLER = DAGFlow(
     "research",
     [
         Step(id="search", tool="search", inputs={"query": "question"}),
-        Step(id="summarize", flow="summarize_pages", inputs={"pages": "results"}, depends_on="search"),
+        Step(
+            id="summarize", flow="summarize_pages", inputs={"pages": "results"}, depends_on="search"
+        ),
     ],
     description="Research a question.",
 )
