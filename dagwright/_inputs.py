@@ -16,7 +16,9 @@ from dagwright._execution.canonical import (
     model_json,
 )
 from dagwright._execution.merge import input_collisions
+from dagwright._json_schema import JSONSchema
 from dagwright._logging import get_logger
+from dagwright._schema_inputs import check_inputs
 from dagwright.compiler import CompiledFlow
 from dagwright.errors import FlowInputError
 
@@ -67,15 +69,19 @@ def prepare_inputs(compiled: CompiledFlow, inputs: RunInputs) -> dict[str, Any]:
             f"inputs of flow {plan.flow_name!r} must be a mapping or a pydantic model, "
             f"got {type(inputs).__name__}"
         )
-    if plan.input_schema is not None:
+    schema = plan.input_schema
+    if schema is not None and not isinstance(schema, type):
+        document = schema if isinstance(schema, JSONSchema) else JSONSchema(schema)
+        data = check_inputs(plan.flow_name, document, _json(plan.flow_name, given))
+    elif schema is not None:
         try:
-            model = plan.input_schema.model_validate(given)
+            model = schema.model_validate(given)
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
             missing = [".".join(map(str, e["loc"])) for e in errors if e["type"] == "missing"]
             raise FlowInputError(
                 f"inputs of flow {plan.flow_name!r} do not match "
-                f"{plan.input_schema.__name__}: {exc.error_count()} error(s): "
+                f"{schema.__name__}: {exc.error_count()} error(s): "
                 + "; ".join(
                     f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors
                 ),

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from dagwright._execution.journal import Restore
 from dagwright._inputs import RunInputs, prepare_inputs
+from dagwright._json_schema import validating_model
 from dagwright._logging import get_logger
 from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
 from dagwright._plan_cache import plan_cache
@@ -163,7 +164,11 @@ class FlowExecutor:
         if self._closed:
             self._check_open()
         flow = self.resolve(flow_or_name)
-        key = (flow.definition_digest, self._registry.generation)
+        key = (
+            flow.definition_digest,
+            validating_model(flow.input_schema),
+            self._registry.generation,
+        )
         compiled = self._compiled.get(key)
         if compiled is None:
             fresh = compile_flow(

@@ -24,14 +24,34 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from dagwright._execution.canonical import NotJSONError, check_json, digest
+from dagwright._json_schema import FlowSchema, JSONSchema, as_flow_schema, schema_json
 from dagwright._models import FrozenModel
 from dagwright.errors import FlowDefinitionError
+
+__all__ = [
+    "STEP_ID",
+    "AnyStep",
+    "CollisionPolicy",
+    "DAGFlow",
+    "ErrorPolicy",
+    "Flow",
+    "FlowSchema",
+    "InputSource",
+    "JSONSchema",
+    "Literal",
+    "MapStep",
+    "OnError",
+    "RetryPolicy",
+    "Step",
+    "Timeout",
+]
 
 STEP_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 """What a step id is: it names the step in records, journals, events and paths."""
@@ -279,6 +299,12 @@ class Flow(FrozenModel):
     name repeats. With ``input_schema``, run inputs are validated against it; without
     one, every key read and never written is a required input. ``output_schema`` names
     what the flow returns when used as a sub-flow.
+
+    Either schema is a pydantic model class or a JSON Schema object (a mapping, as flow
+    files give it): a mapping is copied and checked at construction (JSON values, a
+    valid draft 2020-12 schema, ``type: object``; else ``FlowDefinitionError``) and held
+    as an immutable :class:`JSONSchema`. Both forms behave alike everywhere; a model and
+    its ``model_json_schema()`` give the same definition digest.
     """
 
     model_config = ConfigDict(
@@ -296,8 +322,8 @@ class Flow(FrozenModel):
     version: str = "1"
     description: str = ""
     on_context_collision: CollisionPolicy = "warn"
-    input_schema: type[BaseModel] | None = None
-    output_schema: type[BaseModel] | None = None
+    input_schema: FlowSchema | None = None
+    output_schema: FlowSchema | None = None
 
     def __init__(
         self, name: str | None = None, steps: Sequence[Any] | None = None, /, **data: Any
@@ -307,6 +333,21 @@ class Flow(FrozenModel):
         if steps is not None:
             data["steps"] = steps
         super().__init__(**data)
+
+    @field_validator("input_schema", "output_schema", mode="before")
+    @classmethod
+    def _schema_form(cls, value: Any, info: ValidationInfo) -> Any:
+        return as_flow_schema(value, str(info.field_name))
+
+    @property
+    def input_json_schema(self) -> dict[str, Any] | None:
+        """The ``input_schema`` as JSON Schema (a fresh dict), whichever form it has."""
+        return schema_json(self.input_schema)
+
+    @property
+    def output_json_schema(self) -> dict[str, Any] | None:
+        """The ``output_schema`` as JSON Schema (a fresh dict), whichever form it has."""
+        return schema_json(self.output_schema)
 
     @model_validator(mode="after")
     def _default_ids_are_ids(self) -> Flow:
@@ -333,8 +374,8 @@ class Flow(FrozenModel):
                 {"kind": s.kind, **s.model_dump(mode="json", exclude_defaults=True)}
                 for s in self.steps
             ],
-            "input_schema": self.input_schema.model_json_schema() if self.input_schema else None,
-            "output_schema": self.output_schema.model_json_schema() if self.output_schema else None,
+            "input_schema": self.input_json_schema,
+            "output_schema": self.output_json_schema,
         }
 
     @cached_property

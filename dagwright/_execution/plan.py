@@ -12,6 +12,7 @@ by every run of it, on any lane and any thread.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,8 +135,9 @@ class Plan:
     digest: str
     """sha256 over the flow definition, the schema hashes of the tools it uses and the
     digests of its sub-flows."""
-    input_schema: type[BaseModel] | None = None
-    output_schema: type[BaseModel] | None = None
+    input_schema: type[BaseModel] | Mapping[str, Any] | None = None
+    """The flow's input schema: a pydantic model, or a JSON Schema document (a mapping)."""
+    output_schema: type[BaseModel] | Mapping[str, Any] | None = None
     roots: tuple[int, ...] = field(default=())
     """Indices of steps with no predecessors, in canonical order."""
     indegrees: tuple[int, ...] = field(default=())

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Generic, TypeVar
 
+from dagwright._json_schema import validating_model
 from dagwright.compiler._interfaces import ToolEntry
 from dagwright.errors import FlowNotFoundError
 from dagwright.flows import Flow, Step
@@ -90,8 +91,9 @@ def cache_key(
     """Everything a compilation of ``flow`` depends on.
 
     The flow's definition digest and description (descriptions are outside the digest
-    but decide DW404), the fingerprint of every tool referenced by the flow or any
-    sub-flow it reaches, and the version, digest and description of each such sub-flow.
+    but decide DW404), the model validating its inputs (``validating_model``), the
+    fingerprint of every tool referenced by the flow or any sub-flow it reaches, and the
+    version, digest and description of each such sub-flow.
     """
     tool_names: set[str] = set()
     subflows: dict[str, tuple[str, str, str] | None] = {}
@@ -119,6 +121,7 @@ def cache_key(
     return (
         flow.definition_digest,
         flow.description,
+        validating_model(flow.input_schema),
         fingerprints,
         tuple(sorted(subflows.items(), key=lambda item: item[0])),
     )

@@ -6,6 +6,7 @@ from ``on_context_collision``), DW302 (unordered collision) and DW303 (dead outp
 
 from __future__ import annotations
 
+from dagwright._json_schema import schema_label, schema_name
 from dagwright.compiler._reads import flow_inputs
 from dagwright.compiler._state import Analysis, StepState
 from dagwright.compiler.diagnostics import Severity
@@ -49,17 +50,23 @@ def _check_outputs(analysis: Analysis, writers: dict[str, list[int]]) -> None:
     if analysis.output_fields is None:
         return
     inputs = flow_inputs(analysis)
-    schema = analysis.flow.output_schema.__name__  # type: ignore[union-attr]
+    label, name_of = _output_names(analysis)
     for name in analysis.output_fields:
         if name not in writers and name not in inputs:
             analysis.report(
                 "DW209",
-                f"output_schema {schema} field {name!r} is written by no step and is not "
-                "a flow input",
+                f"{label} field {name!r} is written by no step and is not a flow input",
                 hint=f"add a step that writes {name!r} (or rename an output to it with "
-                f"`outputs`), or remove the field from {schema}",
+                f"`outputs`), or remove the field from {name_of}",
                 at=("output_schema", "properties", name),
             )
+
+
+def _output_names(analysis: Analysis) -> tuple[str, str]:
+    """How messages call the output schema: ``output_schema Out`` and ``Out``."""
+    schema = analysis.flow.output_schema
+    assert schema is not None  # output_fields come from it
+    return schema_label(schema, "output_schema"), schema_name(schema, "output_schema")
 
 
 def _names(analysis: Analysis, indices: list[int], total: int) -> str:
@@ -161,15 +168,15 @@ def _check_dead(analysis: Analysis) -> None:
     outputs = analysis.output_fields
     if outputs is None:
         return  # without an output schema every written key is returned: nothing is dead
-    schema = analysis.flow.output_schema.__name__  # type: ignore[union-attr]
+    label, name_of = _output_names(analysis)
     for state in analysis.in_order():
         for key in state.produces:
             if key not in analysis.reads and key not in outputs:
                 analysis.report(
                     "DW303",
-                    f"writes key {key!r}, which no step reads and output_schema {schema} lacks",
+                    f"writes key {key!r}, which no step reads and {label} lacks",
                     step=state,
                     hint="keep only the outputs you need with `outputs`, or add the key "
-                    f"to {schema}",
+                    f"to {name_of}",
                     at=write_at(state, key),
                 )

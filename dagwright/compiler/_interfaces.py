@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dagwright._json_schema import FlowSchema, schema_json
 from dagwright.compiler._schemas import ANY, Schema, inline_refs
 from dagwright.tools import Tool, ToolSpec
 
@@ -102,6 +103,11 @@ def schema_fields(json_schema: Schema) -> dict[str, FieldSpec]:
 def model_fields(model: type[BaseModel]) -> dict[str, FieldSpec]:
     """:func:`schema_fields` of a pydantic model's JSON Schema."""
     return schema_fields(model.model_json_schema())
+
+
+def flow_schema_fields(schema: FlowSchema) -> dict[str, FieldSpec]:
+    """:func:`schema_fields` of a flow's input or output schema, model or JSON Schema."""
+    return schema_fields(schema_json(schema) or {})
 
 
 @lru_cache(maxsize=1024)

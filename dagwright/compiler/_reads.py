@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from dagwright._execution.plan import KEY, LITERAL, POINTER
 from dagwright._execution.predicates import PredicateSyntaxError, compile_predicate
-from dagwright.compiler._interfaces import FieldSpec, model_fields, tool_interface
+from dagwright._json_schema import schema_label, schema_name
+from dagwright.compiler._interfaces import FieldSpec, flow_schema_fields, tool_interface
 from dagwright.compiler._schemas import ANY
 from dagwright.compiler._state import Analysis, BindingDraft, SourceDraft, StepState
 from dagwright.flows import Literal, MapStep
@@ -149,14 +150,15 @@ class _Reader:
                 also = (
                     f"; only later step(s) {_ids(analysis, later, more)} write it" if later else ""
                 )
-                schema_name = analysis.flow.input_schema.__name__  # type: ignore[union-attr]
+                schema = analysis.flow.input_schema
+                assert schema is not None  # input_fields come from it
                 analysis.report(
                     "DW203",
-                    f"{what} reads key {key!r}, which no ancestor writes and input_schema "
-                    f"{schema_name} lacks{also}",
+                    f"{what} reads key {key!r}, which no ancestor writes and "
+                    f"{schema_label(schema, 'input_schema')} lacks{also}",
                     step=state,
-                    hint=f"add {key!r} to {schema_name}, or make a step that writes it a "
-                    f"dependency of {state.id!r}",
+                    hint=f"add {key!r} to {schema_name(schema, 'input_schema')}, or make a "
+                    f"step that writes it a dependency of {state.id!r}",
                     at=at,
                 )
             return None
@@ -317,9 +319,9 @@ def resolve_reads(analysis: Analysis) -> None:
     """Bind every read of every step and settle the flow's required and optional inputs."""
     flow = analysis.flow
     if flow.input_schema is not None:
-        analysis.input_fields = model_fields(flow.input_schema)
+        analysis.input_fields = flow_schema_fields(flow.input_schema)
     if flow.output_schema is not None:
-        analysis.output_fields = model_fields(flow.output_schema)
+        analysis.output_fields = flow_schema_fields(flow.output_schema)
     writers: dict[str, list[int]] = {}
     for state in analysis.in_order():
         for key in state.produces:
