@@ -149,6 +149,13 @@ class Tracker:
             ]
             return self.done, running
 
+    def restored(self, records: tuple[StepRecord, ...]) -> None:
+        """A resumed run: the top-level steps its journal already holds count as done."""
+        with self._lock:
+            self.done += len(records)
+            for record in records:
+                self._context.update(record.outputs)
+
     def event(self, event: Event) -> Finished | None:
         """Fold one event in; a top-level step that ended is returned."""
         if not isinstance(event, StepStarted | StepCompleted | StepFailed | StepSkipped |

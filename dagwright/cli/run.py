@@ -166,6 +166,10 @@ def command(args: argparse.Namespace) -> int:
             ):
                 try:
                     stream = _start(executor, args, flow, inputs, run_id, store_path)
+                    if args.resume is not None:
+                        from dagwright.checkpoint import read_run
+
+                        tracker.restored(read_run(store, run_id, flow=flow).steps)
                     if not args.no_progress and out.isatty():
                         title = f"{flow.name} v{flow.version}  run {run_id}"
                         display = LiveDisplay(tracker, out, title=title)
