@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from dagwright.cli._errors import (
     BAD_INPUT,
+    FAILED,
     INTERRUPTED,
     debug_enabled,
     report_error,
@@ -103,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         parents=[common],
         help="run a flow file",
-        description="Run the flow in FILE; FILES are sub-flow files it uses. Every run is "
-        "journaled in the store, so an interrupted run can be finished with --resume.",
+        description="Run the flow in the first FILE; the other files hold the sub-flows it "
+        "calls. Every run is journaled in the store, so an interrupted run can be finished "
+        "with --resume.",
         epilog="exit codes: 0 the run succeeded, 1 it failed, 2 unusable input, "
         "130 interrupted (the command to resume it is printed)",
     )
@@ -198,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (captured): nothing will be flushed to a closed pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); the exit code.
 
@@ -220,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop.code if isinstance(stop.code, int) else BAD_INPUT
     except DagwrightError as error:
         return report_error(error)
+    except BrokenPipeError:  # `dagwright schema | head`: the reader has gone
+        _silence_stdout()
+        return FAILED
     except (OSError, UnicodeDecodeError) as error:
         return report_os_error(error)
     except KeyboardInterrupt:

@@ -10,7 +10,9 @@ steps indented); ``delete`` refuses a run whose lease a live owner holds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +96,12 @@ def _frame(error: ErrorInfo | None) -> str:
     if not frames:
         return ""
     last = frames[-1]
-    return f"{last['file']}:{last['line']} in {last['func']}"
+    where = last["file"]
+    with contextlib.suppress(ValueError):  # another drive
+        relative = os.path.relpath(where)
+        if not relative.startswith(os.pardir):
+            where = relative
+    return f"{where}:{last['line']} in {last['func']}"
 
 
 def _rows(records: tuple[StepRecord, ...], depth: int, rows: list[list[str]]) -> None:

@@ -124,3 +124,27 @@ def test_an_internal_error_is_one_line_and_shows_its_traceback_only_with_debug(
     ]
     assert "Traceback (most recent call last)" in loud
     assert loud.splitlines()[-1] == "dagwright: internal error: RuntimeError: unexpected state"
+
+
+def test_an_unexpected_exception_in_a_command_is_exit_3(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagwright.cli.schema
+
+    def broken(args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(dagwright.cli.schema, "command", broken)
+    monkeypatch.delenv("DAGWRIGHT_DEBUG", raising=False)
+    code, _, err = cli("schema")
+    assert code == 3
+    assert err.splitlines() == [
+        "dagwright: internal error: RuntimeError: a bug "
+        "(run with --debug or DAGWRIGHT_DEBUG=1 for the traceback)"
+    ]
+    code, _, err = cli("schema", "--debug")
+    assert code == 3
+    assert "Traceback (most recent call last)" in err
+    monkeypatch.setenv("DAGWRIGHT_DEBUG", "1")
+    code, _, err = cli("schema")
+    assert "Traceback (most recent call last)" in err

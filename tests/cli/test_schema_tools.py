@@ -51,3 +51,19 @@ def test_tools_export_through_the_console_script(tmp_path: Path) -> None:
     done = run_script("tools", "export", "nope_nope")
     assert done.returncode == 2
     assert done.stderr.startswith("dagwright: error: [DW-E019] ")
+
+
+def test_a_reader_that_stops_early_gets_no_error_message() -> None:
+    import subprocess
+
+    from tests.cli.conftest import ROOT, script
+
+    with subprocess.Popen(
+        [script(), "schema"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(1) == b"{"
+        process.stdout.close()  # as `| head -1` does
+        err = process.stderr.read()
+        process.wait(timeout=60)
+    assert err == b""
