@@ -136,7 +136,8 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise fail(f"invalid YAML: {problem}", mark, _syntax_hint(problem)) from None
+        tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
+        raise fail(f"invalid YAML: {problem}", mark, _syntax_hint(problem, tab)) from None
     except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
         position = getattr(exc, "position", None)
         line, col = _offset_position(text, position) if position is not None else (None, None)
@@ -171,10 +172,10 @@ def _short(tag: str) -> str:
     )
 
 
-def _syntax_hint(problem: str) -> str:
+def _syntax_hint(problem: str, tab: bool) -> str:
     if "depth" in problem:
         return "flatten the value; flow files never need such depth"
-    if "tab" in problem:
+    if tab or "tab" in problem:
         return "indent with spaces; YAML does not allow tabs for indentation"
     return "check the indentation and the quoting near this position"
 
