@@ -16,8 +16,10 @@ aliases into exponentially many values.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
+import re
 from typing import Any
 
 from dagwright._source import Location, Position
@@ -72,7 +74,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     """Parse one YAML document of ``text`` (``FlowFileError`` with a position if invalid)."""
     yaml = yaml_module()
     loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-    resolver = yaml.resolver.Resolver()
+    resolver = _resolver_class(yaml)()
     scalars = yaml.constructor.SafeConstructor()
 
     def fail(message: str, mark: Any, hint: str | None = None) -> FlowFileError:
@@ -161,6 +163,22 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
 
 
 _TAG_HINT = "flow files hold only plain text, numbers, true/false, null, lists and mappings"
+
+
+@functools.cache
+def _resolver_class(yaml: Any) -> Any:
+    """YAML 1.1's resolver, plus JSON's numbers with an exponent and no dot (``1e3``),
+    which YAML 1.1 reads as text: a flow file means the number, as its JSON form does."""
+
+    class Resolver(yaml.resolver.Resolver):  # type: ignore[misc]
+        pass
+
+    Resolver.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return Resolver
 
 
 def _short(tag: str) -> str:

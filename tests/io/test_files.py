@@ -470,11 +470,11 @@ MALFORMED = [
     ("step not a mapping", HEAD + "steps:\n  - a\n", 5, 5, "must be a mapping", "id"),
     (
         "wrong type",
-        STEP + "    timeout_s: soon\n",
+        STEP + "    when: [1]\n",
         7,
-        16,
-        "'timeout_s' of step 1 ('a') is invalid",
-        "seconds",
+        11,
+        "'when' of step 1 ('a') is invalid",
+        "docs/flow-files.md",
     ),
     (
         "version a number",
@@ -501,6 +501,7 @@ MALFORMED = [
         "explicit id",
     ),
     ("bad retry", STEP + "    retry: {max_attempts: 0}\n", 7, 27, "max_attempts=0", "finite"),
+    ("quoted number", STEP + "    timeout_s: '5'\n", 7, 16, "must be a number", "quotes"),
     ("bad timeout", STEP + "    timeout_s: -1\n", 7, 16, "timeout_s=-1", "timeout"),
     (
         "bad input source",
