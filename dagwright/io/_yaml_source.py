@@ -165,19 +165,24 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
 _TAG_HINT = "flow files hold only plain text, numbers, true/false, null, lists and mappings"
 
 
+EXPONENT_FLOAT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?[eE][-+]?[0-9]+$")
+"""JSON's numbers with an exponent and no dot (``1e3``): YAML 1.1 reads them as text, a
+flow file as the number (as its JSON form does). The dumper quotes such text."""
+
+
+def add_number_resolver(cls: Any) -> None:
+    """Make the loader or dumper class ``cls`` resolve :data:`EXPONENT_FLOAT` as floats."""
+    cls.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+0123456789"))
+
+
 @functools.cache
 def _resolver_class(yaml: Any) -> Any:
-    """YAML 1.1's resolver, plus JSON's numbers with an exponent and no dot (``1e3``),
-    which YAML 1.1 reads as text: a flow file means the number, as its JSON form does."""
+    """YAML 1.1's resolver plus :data:`EXPONENT_FLOAT`."""
 
     class Resolver(yaml.resolver.Resolver):  # type: ignore[misc]
         pass
 
-    Resolver.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
-    )
+    add_number_resolver(Resolver)
     return Resolver
 
 

@@ -25,7 +25,7 @@ from dagwright.errors import FlowFileError
 from dagwright.flows import Flow, MapStep, Step
 from dagwright.io._build import FORMAT_VERSION, Builder
 from dagwright.io._json_source import parse_json
-from dagwright.io._yaml_source import Parsed, parse_yaml, yaml_module
+from dagwright.io._yaml_source import Parsed, add_number_resolver, parse_yaml, yaml_module
 
 Format = Literal["yaml", "json"]
 
@@ -289,6 +289,7 @@ def _yaml_text(data: dict[str, Any]) -> str:
         {"ignore_aliases": ignore_aliases, "increase_indent": increase_indent},
     )
     dumper.add_representer(str, text)
+    add_number_resolver(dumper)  # so that text such as "1e3" is quoted
     dumped: str = yaml.dump(
         data,
         Dumper=dumper,

@@ -764,3 +764,47 @@ def test_the_pure_python_yaml_parser_reads_files_the_same(monkeypatch: pytest.Mo
     assert all(a.split(" [")[0] == b.split(" [")[0] for a, b in differ), differ
     deep = STEP + "    inputs: {q: {literal: " + "[" * 10_000 + "]" * 10_000 + "}}\n"
     assert "deeper than 256" in load_error(deep).message
+
+
+YAML_LOOKALIKES = [
+    "1e3",
+    "-1.5E+2",
+    "yes",
+    "off",
+    "null",
+    "~",
+    "2024-01-01",
+    "<<",
+    "*a",
+    "&a",
+    "!tag",
+    "0x10",
+    "1:30",
+    ".inf",
+    ".NaN",
+    "=",
+    "- x",
+    "# c",
+    "a: b",
+    "'",
+    '"',
+    "\x85",
+    "\u2028",
+    "\ufeffx",
+    " padded ",
+    "tab\there",
+    "line\nbreaks\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_LOOKALIKES)
+def test_text_that_looks_like_other_yaml_stays_text(text: str) -> None:
+    flow = Flow(
+        text.strip() or "x",
+        [Step(tool="a", inputs={text: text, "q": Literal(text)})],
+        description=text,
+        version=text,
+    )
+    for fmt in ("yaml", "json"):
+        back = load_flow(dump_flow(flow, format=fmt), format=fmt)  # type: ignore[arg-type]
+        assert back == flow and back.description == text

@@ -150,3 +150,11 @@ def test_every_example_flow_file_validates_and_loads() -> None:
         errors = [error.message for error in VALIDATOR.iter_errors(file_data(text))]
         assert errors == [], path
         assert load_flow(path).name, path
+
+
+def test_the_documented_example_loads_and_validates() -> None:
+    page = (ROOT / "docs" / "flow-files.md").read_text(encoding="utf-8")
+    example = page.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert list(VALIDATOR.iter_errors(file_data(example))) == []
+    flow = load_flow(example)
+    assert [step.id for step in flow.steps] == ["search", "fetch_all", "summarize"]
