@@ -45,6 +45,8 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 TOOL_PATH = f"^{_DOTTED}:{_DOTTED}$"
 """What a ``tools:`` entry is: ``package.module:attribute``."""
 
+_STEP_NUMBERS = frozenset({"timeout_s", "max_concurrency"})
+_RETRY_NUMBERS = frozenset({"max_attempts", "backoff_s", "multiplier", "max_backoff_s"})
 _STEPS: TypeAdapter[Step | MapStep] = TypeAdapter(AnyStep)
 
 
@@ -197,12 +199,28 @@ class Builder:
                 location,
                 "write a step as keys such as 'id: ...' and 'tool: ...'",
             )
+        self.numbers(location, raw, _STEP_NUMBERS)
+        retry = raw.get("retry")
+        if isinstance(retry, dict):
+            self.numbers((*location, "retry"), retry, _RETRY_NUMBERS)
         try:
             return _STEPS.validate_python(raw)
         except ValidationError as exc:
             raise self.validation(exc, location, tagged=True) from None
         except FlowDefinitionError as exc:
             raise self.step_definition(exc, index, raw) from None
+
+    def numbers(self, location: Location, raw: dict[str, Any], names: frozenset[str]) -> None:
+        """Refuse text and booleans where a number belongs (pydantic would convert them)."""
+        for name in names & raw.keys():
+            value = raw[name]
+            if isinstance(value, str | bool):
+                raise self.error(
+                    f"{self.where((*location, name))} must be a number, not {_kind_of(value)}",
+                    (*location, name),
+                    "write the number without quotes",
+                    value=True,
+                )
 
     def step_definition(
         self, exc: FlowDefinitionError, index: int, raw: dict[str, Any]
@@ -232,7 +250,15 @@ class Builder:
     def definition(
         self, exc: FlowDefinitionError, cls: type[Flow], steps: list[Step | MapStep]
     ) -> FlowFileError:
-        """A flow-level ``FlowDefinitionError``: find the step that causes it."""
+        """A flow-level ``FlowDefinitionError``: find the schema or step that causes it."""
+        data = self.parsed.value
+        for key in ("input_schema", "output_schema"):
+            if key in data:
+                try:
+                    cls(name="probe", steps=[], **{key: data[key]})
+                except FlowDefinitionError as found:
+                    where = self.schema_location(key, found.message)
+                    return self.error(found.message, where, found.hint, value=True)
         for index, step in enumerate(steps):
             try:
                 cls(name="probe", steps=[step])
@@ -245,6 +271,22 @@ class Builder:
                     value=True,
                 )
         return self.error(exc.message, (), exc.hint)
+
+    def schema_location(self, key: str, message: str) -> Location:
+        """The place inside a schema that a schema check's message names (``at 'a/b'``)."""
+        import re
+
+        match = re.search(r" at '([^']*)'", message)
+        location: Location = (key,)
+        current = self.parsed.value[key]
+        for token in match.group(1).split("/") if match else ():
+            part: str | int = int(token) if isinstance(current, list) and token.isdigit() else token
+            try:
+                current = current[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            location = (*location, part)
+        return location
 
     # ---- pydantic errors ---------------------------------------------------------------
 

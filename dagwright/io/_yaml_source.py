@@ -16,8 +16,10 @@ aliases into exponentially many values.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
+import re
 from typing import Any
 
 from dagwright._source import Location, Position
@@ -72,7 +74,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     """Parse one YAML document of ``text`` (``FlowFileError`` with a position if invalid)."""
     yaml = yaml_module()
     loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-    resolver = yaml.resolver.Resolver()
+    resolver = _resolver_class(yaml)()
     scalars = yaml.constructor.SafeConstructor()
 
     def fail(message: str, mark: Any, hint: str | None = None) -> FlowFileError:
@@ -136,7 +138,8 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise fail(f"invalid YAML: {problem}", mark, _syntax_hint(problem)) from None
+        tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
+        raise fail(f"invalid YAML: {problem}", mark, _syntax_hint(problem, tab)) from None
     except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
         position = getattr(exc, "position", None)
         line, col = _offset_position(text, position) if position is not None else (None, None)
@@ -162,6 +165,27 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
 _TAG_HINT = "flow files hold only plain text, numbers, true/false, null, lists and mappings"
 
 
+EXPONENT_FLOAT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?[eE][-+]?[0-9]+$")
+"""JSON's numbers with an exponent and no dot (``1e3``): YAML 1.1 reads them as text, a
+flow file as the number (as its JSON form does). The dumper quotes such text."""
+
+
+def add_number_resolver(cls: Any) -> None:
+    """Make the loader or dumper class ``cls`` resolve :data:`EXPONENT_FLOAT` as floats."""
+    cls.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+0123456789"))
+
+
+@functools.cache
+def _resolver_class(yaml: Any) -> Any:
+    """YAML 1.1's resolver plus :data:`EXPONENT_FLOAT`."""
+
+    class Resolver(yaml.resolver.Resolver):  # type: ignore[misc]
+        pass
+
+    add_number_resolver(Resolver)
+    return Resolver
+
+
 def _short(tag: str) -> str:
     """A tag as it is written: ``!!timestamp`` for ``tag:yaml.org,2002:timestamp``."""
     return (
@@ -171,10 +195,10 @@ def _short(tag: str) -> str:
     )
 
 
-def _syntax_hint(problem: str) -> str:
+def _syntax_hint(problem: str, tab: bool) -> str:
     if "depth" in problem:
         return "flatten the value; flow files never need such depth"
-    if "tab" in problem:
+    if tab or "tab" in problem:
         return "indent with spaces; YAML does not allow tabs for indentation"
     return "check the indentation and the quoting near this position"
 

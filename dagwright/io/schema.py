@@ -6,7 +6,7 @@ as the loader: unknown keys are refused everywhere the loader refuses them, a st
 available...) is the compiler's business, not the schema's. ``schemas/flow.schema.json``
 in the repository is this schema; regenerate it with::
 
-    python -m dagwright.io.schema -o schemas/flow.schema.json
+    python schemas/generate.py
 """
 
 from __future__ import annotations
@@ -227,8 +227,8 @@ def schema_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dagwright.io.schema [-o FILE]``: print or write the schema."""
-    parser = argparse.ArgumentParser(prog="python -m dagwright.io.schema")
+    """``python schemas/generate.py [-o FILE]``: print or write the schema."""
+    parser = argparse.ArgumentParser(prog="schemas/generate.py")
     parser.add_argument("-o", "--output", help="write the schema to this file")
     options = parser.parse_args(argv)
     if options.output:
@@ -238,7 +238,3 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sys.stdout.write(schema_text())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
