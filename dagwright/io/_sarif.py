@@ -119,6 +119,8 @@ def sarif_log(report: LintReport) -> dict[str, Any]:
                         "rules": table,
                     }
                 },
+                # Columns count characters, as the flow file readers do.
+                "columnKind": "unicodeCodePoints",
                 "invocations": [invocation],
                 "results": results,
             }

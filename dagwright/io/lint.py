@@ -47,8 +47,27 @@ description (``DW404``)."""
 FILE_ERROR_CODE = FlowFileError.code
 """The code reports give a file that cannot be read as a flow."""
 
-_REGISTER = "register the sub-flow with FlowRegistry.register(flow)"
-_GIVE_FILE = "lint the file that defines the sub-flow together with this one"
+_LINT_HINTS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    # The compiler's hints speak to Python callers; lint's users give files and modules.
+    "DW104": (
+        (
+            "pass the tool (or its ToolSpec) in `tools=`",
+            "import the module that defines it (--tools MODULE), or export it into the "
+            "manifest (--tools-manifest FILE)",
+        ),
+        (
+            "pass the fallback tool in `tools=`",
+            "import the module that defines the fallback tool (--tools MODULE), or export "
+            "it into the manifest",
+        ),
+    ),
+    "DW105": (
+        (
+            "register the sub-flow with FlowRegistry.register(flow)",
+            "lint the file that defines the sub-flow together with this one",
+        ),
+    ),
+}
 
 Tools = Iterable[Tool | ToolSpec] | Mapping[str, Tool | ToolSpec]
 
@@ -174,11 +193,14 @@ def _place(diagnostic: Diagnostic, path: str, source: SourceMap | None) -> Diagn
 
 def _adjusted(d: Diagnostic, strict: bool) -> Diagnostic:
     """``d`` as lint reports it: a warning made an error under ``strict``, and the
-    unknown-flow hint speaking of files rather than registries."""
+    unknown tool and flow hints speaking of modules and files rather than arguments."""
     if strict and d.severity == "warning":
         d = replace(d, severity="error")
-    if d.code == "DW105" and d.hint is not None:
-        d = replace(d, hint=d.hint.replace(_REGISTER, _GIVE_FILE))
+    hint = d.hint
+    if hint is not None:
+        for library, lint in _LINT_HINTS.get(d.code, ()):
+            hint = hint.replace(library, lint)
+        d = replace(d, hint=hint)
     return d
 
 
@@ -287,6 +309,8 @@ def lint_files(
 ) -> LintReport:
     """Lint the flow files at ``paths`` together and return a :class:`LintReport`.
 
+    A directory stands for every flow file (``.yaml``, ``.yml``, ``.json``) under it, at
+    any depth, hidden directories excluded, in sorted order (see :func:`expand_paths`).
     Each file is read with :func:`dagwright.load_flow`; one that cannot be read is
     reported in ``file_errors`` and the others are still linted. Every flow read is
     registered in one registry, so a file's sub-flows may be defined in other files
@@ -302,11 +326,10 @@ def lint_files(
     file error.
     """
 
-    given = [os.fspath(p) for p in paths]
+    given, errors = expand_paths(paths)
     # Refused before any file is read.
     chosen, dropped = parse_codes(select, "select"), parse_codes(ignore, "ignore")
     loaded: list[tuple[str, Flow]] = []
-    errors: list[FlowFileError] = []
     for path in given:
         try:
             loaded.append((path, load_flow(Path(path))))
@@ -321,6 +344,47 @@ def lint_files(
         file_errors=errors,
         files=given,
     )
+
+
+FLOW_SUFFIXES = (".yaml", ".yml", ".json")
+"""The file names a directory given to :func:`lint_files` is searched for."""
+
+
+def expand_paths(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[str], list[FlowFileError]]:
+    """The files ``paths`` stand for, and an error per directory that holds none.
+
+    A file stays as given (missing or not: reading it reports that). A directory gives
+    its files ending in :data:`FLOW_SUFFIXES`, at any depth, skipping hidden
+    directories and files (``.git``, ``.venv``), sorted; a directory with no such file
+    is a :class:`~dagwright.errors.FlowFileError`, since linting nothing is never what
+    was meant. A file named twice is linted once.
+    """
+    files: list[str] = []
+    errors: list[FlowFileError] = []
+    for given in paths:
+        path = os.fspath(given)
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        found = sorted(
+            str(found)
+            for found in Path(path).rglob("*")
+            if found.suffix.lower() in FLOW_SUFFIXES
+            and found.is_file()
+            and not any(part.startswith(".") for part in found.relative_to(path).parts)
+        )
+        if not found:
+            errors.append(
+                FlowFileError(
+                    "no flow files (.yaml, .yml, .json) in this directory",
+                    path=path,
+                    hint="name the flow files, or the directory that holds them",
+                )
+            )
+        files.extend(found)
+    return list(dict.fromkeys(files)), errors
 
 
 def _with_path(error: FlowFileError, path: str) -> FlowFileError:

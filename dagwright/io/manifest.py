@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dagwright.errors import DagwrightError, ToolManifestError
+from dagwright.io.files import _write_atomic as write_atomic
 from dagwright.tools import Tool, ToolSpec
 
 FORMAT_VERSION = 1
@@ -136,12 +137,9 @@ def write_tool_manifest(tools: Iterable[Tool | ToolSpec], path: str | os.PathLik
     """
     target = Path(path)
     text = manifest_text(tools)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, target)
+        write_atomic(str(target), text)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise ToolManifestError(
             f"cannot write tool manifest {str(target)!r}: {exc.strerror or exc}",
             path=str(target),

@@ -3,10 +3,14 @@ strictness and exit codes."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from dagwright import DAGFlow, Flow, FlowFileError, MapStep, Step, UsageError
 from dagwright.compiler import CODES
+from dagwright.io import lint_files, load_tool_manifest, write_tool_manifest
 from dagwright.io.lint import TOOL_FREE_CODES, LintReport, lint_loaded, parse_codes
 from dagwright.registry import _TOOL_FREE
 from tests.io._tools import TOOLS
@@ -81,6 +85,11 @@ def test_with_tools_every_check_runs_and_nothing_is_skipped() -> None:
     assert "Skipped" not in report.to_text()
     # An empty tool set is tools given: every step's tool is unknown.
     assert "DW104" in _codes(lint_loaded([("f.yaml", flow)], tools=[]))
+    (unknown,) = (d for d in report.diagnostics if d.code == "DW104")
+    assert unknown.hint == (
+        "known: publish, search, summarize; import the module that defines it (--tools MODULE), "
+        "or export it into the manifest (--tools-manifest FILE)"
+    )
 
 
 def test_a_subflow_finding_is_reported_once_at_the_subflow_file() -> None:
@@ -225,3 +234,116 @@ def test_findings_are_sorted_by_path_then_position_then_code() -> None:
         ("z.yaml", "DW102"),
         ("z.yaml", "DW404"),
     ]
+
+
+# ---- files ----
+
+RESEARCH = """\
+format_version: 1
+kind: dag
+name: research
+description: Answer a question.
+steps:
+  - id: search
+    tool: search
+    inputs: {query: question}
+  - id: sum
+    tool: summarize
+    inputs: {pages: results}
+    depends_on: [search]
+  - id: publish
+    flow: publish_summary
+    depends_on: [sum]
+"""
+
+PUBLISH = """\
+format_version: 1
+kind: dag
+name: publish_summary
+description: Publish a summary.
+steps:
+  - id: pub
+    tool: publish
+    retry: {max_attempts: 2}
+"""
+
+
+def _files(tmp_path: Path, **texts: str) -> list[Path]:
+    paths = []
+    for name, text in texts.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_files_given_together_resolve_each_others_subflows(tmp_path: Path) -> None:
+    research, publish = _files(tmp_path, research=RESEARCH, publish=PUBLISH)
+    report = lint_files([research, publish], tools=TOOLS)
+    assert report.files == (str(research), str(publish))
+    # research feeds SearchResults (no text) to summarize, which wants Pages (DW202).
+    # The sub-flow's warnings are reported at its own file only.
+    assert [(d.path, d.line, d.col, d.code) for d in report.diagnostics] == [
+        (str(publish), 7, 5, "DW403"),
+        (str(publish), 8, 5, "DW402"),
+        (str(research), 11, 14, "DW202"),
+    ]
+    alone = lint_files([research], tools=TOOLS)
+    assert [d.code for d in alone.diagnostics] == ["DW202", "DW105"]
+
+
+def test_a_file_that_cannot_be_read_does_not_stop_the_others(tmp_path: Path) -> None:
+    (research,) = _files(tmp_path, research=RESEARCH.replace("steps:", "stpes:"))
+    (publish,) = _files(tmp_path, publish=PUBLISH)
+    missing = tmp_path / "missing.yaml"
+    report = lint_files([research, missing, publish])
+    assert [(e.path, e.line) for e in report.file_errors] == [
+        (str(missing), None),
+        (str(research), 5),
+    ]
+    assert report.diagnostics == ()
+    assert report.exit_code == 2
+
+
+def test_a_bad_selector_is_refused_before_any_file_is_read(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="did you mean 'DW103'"):
+        lint_files([tmp_path / "missing.yaml"], select=["DW1O3"])
+
+
+def test_linting_against_a_manifest_reports_what_the_tools_do(tmp_path: Path) -> None:
+    paths = _files(tmp_path, research=RESEARCH, publish=PUBLISH)
+    manifest = write_tool_manifest(TOOLS, tmp_path / "tools.json")
+    with_tools = lint_files(paths, tools=TOOLS)
+    with_manifest = lint_files(paths, tools=load_tool_manifest(manifest))
+    assert with_manifest.diagnostics == with_tools.diagnostics
+    assert with_manifest.to_text() == with_tools.to_text()
+    assert {d.code for d in with_tools.diagnostics} >= {"DW202", "DW402"}
+
+
+def test_a_directory_stands_for_the_flow_files_under_it(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    (flows / "nested").mkdir(parents=True)
+    (flows / ".hidden").mkdir()
+    (flows / "research.yaml").write_text(RESEARCH, encoding="utf-8")
+    (flows / "nested" / "publish.yml").write_text(PUBLISH, encoding="utf-8")
+    (flows / ".hidden" / "x.yaml").write_text("not: a flow", encoding="utf-8")
+    (flows / "notes.md").write_text("# notes", encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report = lint_files([flows, flows / "research.yaml", empty], tools=TOOLS)
+    assert report.files == (str(flows / "nested" / "publish.yml"), str(flows / "research.yaml"))
+    assert [d.code for d in report.diagnostics] == ["DW403", "DW402", "DW202"]
+    (error,) = report.file_errors
+    assert (error.path, error.message) == (
+        str(empty),
+        "no flow files (.yaml, .yml, .json) in this directory",
+    )
+
+
+def test_the_reference_lists_the_checks_run_without_tools() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs/reference/diagnostics.md").read_text(
+        encoding="utf-8"
+    )
+    listed = doc.split("**Without tools** only the checks whose verdict needs no tool run:")[1]
+    listed = listed.split(".")[0]
+    assert set(re.findall(r"DW\d{3}", listed)) == TOOL_FREE_CODES
