@@ -227,6 +227,38 @@ def test_a_failed_map_shows_its_recorded_instances_in_progress(store: Checkpoint
     assert stored.statuses == {"fan.out": "incomplete", "tail": "pending"}
 
 
+def test_a_stored_run_is_plain_json_data(store: Checkpointer) -> None:
+    result = run_story(store)
+    data = read_run(store, "r1", flow=STORY).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["header"] == store.header("r1").to_dict()
+    assert data["lease"] is None and data["live"] is False
+    assert data["statuses"]["bad"] == "pending" and data["statuses"]["fan"] == "completed"
+    assert data["steps"] == [r.to_dict() for r in result.steps if r.step_id != "bad"]
+    assert data["order"] == ["fan", "retry", "fb", "gated", "soft", "sub", "bad", "after"]
+    assert (data["in_progress"], data["item_counts"]) == ({}, {})
+
+
+def test_a_failed_sub_flow_shows_its_recorded_inner_steps_in_progress(
+    store: Checkpointer,
+) -> None:
+    inner = Flow("shaky", [Step(tool="label"), Step(tool="explode")])
+    outer = DAGFlow(
+        "calls", [Step(id="call", flow="shaky"), Step(id="end", tool="echo", depends_on="call")]
+    )
+    found = FlowRegistry()
+    found.register(inner)
+    with FlowExecutor(TOOLS, registry=found, checkpointer=store) as ex:
+        result = ex.run(outer, {"seed": 2}, run_id="s")
+    assert not result.success
+    compiled = compile_flow(outer, TOOLS, found)
+    for flow in (outer, compiled):
+        stored = read_run(store, "s", flow=flow)
+        assert stored.steps == ()
+        assert stored.in_progress == {"call": result.step("call").children[:1]}
+        assert stored.statuses == {"call": "incomplete", "end": "pending"}
+
+
 def test_an_unknown_run_is_not_found(store: Checkpointer) -> None:
     with pytest.raises(CheckpointNotFoundError, match="'nope'"):
         read_run(store, "nope")
@@ -339,6 +371,9 @@ def test_reading_a_run_another_process_holds_changes_nothing(tmp_path: Path) -> 
             assert [r.index for r in stored.in_progress["fan"]] == [0]
             assert stored.item_counts == {"fan": 2}
             assert stored.statuses == {"first": "completed", "fan": "running"}
+            data = stored.to_dict()
+            assert data["lease"]["pid"] == worker.pid and data["live"] is True
+            assert [r["index"] for r in data["in_progress"]["fan"]] == [0]
             with pytest.raises(RunLockedError):
                 reader.delete("live")
             assert (reader.load("live"), reader.lease("live")) == before

@@ -4,7 +4,10 @@ escaped for any step ids and `when` texts, coloured by recorded status."""
 from __future__ import annotations
 
 import html
+import random
 import re
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import given, settings
@@ -339,8 +342,16 @@ def check_dot(text: str) -> None:
 
 
 def undot(text: str) -> str:
+    """The text a DOT string shows: escapes, then entities (numeric ones as their code
+    point, which ``html.unescape`` would drop for control characters)."""
+    named = {"quot": '"', "lt": "<", "gt": ">", "amp": "&"}
+
+    def entity(match: re.Match[str]) -> str:
+        code = match[1]
+        return named[code] if code in named else chr(int(code[1:]))
+
     text = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], text)
-    return html.unescape(text)
+    return re.sub(r"&(#\d+|quot|lt|gt|amp);", entity, text)
 
 
 def dot_labels(dot: str) -> list[str]:
@@ -394,3 +405,94 @@ def test_any_flow_draws_well_formed_and_escaped(
     check_dot(dot)
     assert dot.count(" -> ") == len(expected)
     assert [label.split("\n")[0] for label in dot_labels(dot)] == step_ids
+    dot_edge = re.compile(
+        rf"^    n\d+ -> n(\d+)(?: \[(?:style=dotted)?(?:, )?(?:label=({DOT_STRING}))?\])?;$"
+    )
+    matches = [m for line in dot.split("\n") if (m := dot_edge.match(line))]
+    assert len(matches) == len(expected)
+    for match in matches:
+        when = steps[int(match[1])].when
+        label = None if match[2] is None else undot(match[2][1:-1])
+        assert label == (None if when is None else f"when {when}")
+
+
+WEIRD = DAGFlow(
+    'we"ird & <name>',
+    [
+        Step(id="a.b-c", tool="t"),
+        MapStep(id="m", over="xs", flow="sub-flow", item="x", results="ys", depends_on="a.b-c"),
+        Step(
+            id="d",
+            tool="t",
+            depends_on=("a.b-c", "m"),
+            when='x > 1 and y in ["a|b", "<&>", "\\\\n", "#quot;"]\nline2\x85z',
+        ),
+    ],
+)
+
+
+@pytest.mark.timeout(120)
+def test_graphviz_draws_the_dot_text_with_every_label_intact() -> None:
+    texts = [
+        render_graph(FLOW, format="dot", statuses=STATUSES),
+        render_graph(CHAIN, format="dot"),
+        render_graph(WEIRD, format="dot", statuses={"d": "failed", "m": "cancelled"}),
+    ]
+    for text in texts:
+        check_dot(text)
+    dot = shutil.which("dot")
+    if dot is None:  # no Graphviz on this machine: the grammar check above stands for it
+        return
+    for text in texts:
+        done = subprocess.run(
+            [dot, "-Tsvg"], input=text, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        assert done.stdout.count('class="node"') == len(re.findall(r"^    n\d+ \[", text, re.M))
+        assert done.stdout.count('class="edge"') == text.count(" -> ")
+    shown = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", done.stdout)]
+    assert shown == [
+        "a.b-c",
+        "t",
+        "m",
+        "map flow: sub-flow",
+        "over: xs (max 8)",
+        "d",
+        "t",
+        'when x > 1 and y in ["a|b", "<&>", "\\\\n", "#quot;"]',
+        "line2\x85z",
+        'when x > 1 and y in ["a|b", "<&>", "\\\\n", "#quot;"]',
+        "line2\x85z",
+    ]
+
+
+@pytest.mark.timeout(120)
+def test_graphviz_reads_any_when_text() -> None:
+    """Many flows with hostile `when` texts (every control character, quotes, escapes,
+    line separators), all drawn by one Graphviz call without a warning."""
+    rng = random.Random(7)
+    pool = [chr(c) for c in range(0x20)] + list('"\\&<>|#;`{}[]%/') + ["\x85", "\u2028", "é"]
+    flows = []
+    for number in range(60):
+        when = "".join(rng.choice(pool) for _ in range(rng.randint(1, 12)))
+        steps = [Step(id="a", tool="t"), Step(id="b", tool="t", depends_on="a", when=when)]
+        flows.append(DAGFlow(f"f{number}", steps))
+    texts = [render_graph(flow, format="dot") for flow in flows]
+    edge = re.compile(rf"^    n0 -> n1 \[label=({DOT_STRING})\];$", re.M)
+    for flow, text in zip(flows, texts, strict=True):
+        check_dot(text)
+        [label] = edge.findall(text)
+        assert undot(label[1:-1]) == f"when {flow.steps[1].when}"
+    dot = shutil.which("dot")
+    if dot is None:  # no Graphviz on this machine: the grammar check above stands for it
+        return
+    done = subprocess.run(
+        [dot, "-Tsvg"],
+        input="".join(texts),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.count("<svg ") == len(texts)

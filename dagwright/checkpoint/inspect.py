@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from dagwright.checkpoint.lease import Lease, is_gone
+from dagwright.checkpoint.lease import Lease, is_gone, lease_fields
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.errors import CheckpointCorruptError, CheckpointMismatchError
 from dagwright.results import StepRecord
@@ -94,6 +94,25 @@ class StoredRun:
         ordered = {step_id: found.pop(step_id, "pending") for step_id in self.order}
         ordered.update(found)
         return ordered
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: ``header``, ``lease`` (as ``lease_fields`` gives it, or
+        ``None``), ``live``, ``statuses``, ``steps`` and ``in_progress`` (records as
+        ``StepRecord.to_dict()``), ``item_counts`` and ``order``."""
+        lease = lease_fields(self.lease)
+        return {
+            "header": self.header.to_dict(),
+            "lease": None if lease is None else dict(lease),
+            "live": self.live,
+            "statuses": self.statuses,
+            "steps": [record.to_dict() for record in self.steps],
+            "in_progress": {
+                step_id: [record.to_dict() for record in records]
+                for step_id, records in self.in_progress.items()
+            },
+            "item_counts": dict(self.item_counts),
+            "order": None if self.order is None else list(self.order),
+        }
 
     def step(self, step_id: str) -> StepRecord:
         """The record of top-level step ``step_id``; ``KeyError`` if the journal has none."""

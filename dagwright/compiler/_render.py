@@ -307,7 +307,8 @@ def _colour_legend(styles: dict[str, str]) -> str:
 
 def _comment(text: str) -> str:
     """Text safe inside a one-line comment of either format."""
-    return " ".join(text.split()).replace("*/", "* /")
+    visible = "".join(" " if _is_break(c) else c for c in text)
+    return " ".join(visible.split())
 
 
 def _number(name: str) -> int:
