@@ -83,6 +83,42 @@ def _describes_object(root: Mapping[str, Any]) -> bool:
     return kind in ("object", ["object"])
 
 
+_DATA_KEYWORDS = frozenset({"default", "const", "enum", "examples"})
+"""Keywords whose values are instances, not schemas: a ``$ref`` inside one is data."""
+
+
+def _unresolvable_ref(root: Mapping[str, Any]) -> str | None:
+    """The first ``$ref`` that cannot be resolved offline, or ``None``.
+
+    A pointer (``#/$defs/Item``) must point into the document. Any other reference needs
+    an ``$id`` in the document to resolve against: dagwright never fetches a schema.
+    """
+    has_ids = False
+    refs: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if key in _DATA_KEYWORDS:
+                    continue
+                if key == "$ref" and isinstance(item, str):
+                    refs.append(item)
+                elif key == "$id" and isinstance(item, str):
+                    has_ids = True
+                else:
+                    stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(node)
+    for ref in refs:
+        if ref == "#" or ref.startswith("#/"):
+            if resolve_local(root, ref) is None:
+                return ref
+        elif not ref.startswith("#") and not has_ids:
+            return ref
+    return None
+
+
 class JSONSchema(Mapping[str, Any]):
     """An immutable JSON Schema (draft 2020-12) document that describes an object.
 
@@ -122,6 +158,13 @@ class JSONSchema(Mapping[str, Any]):
                 + f": {exc.message}",
                 hint=_HINT,
             ) from None
+        bad_ref = _unresolvable_ref(data)
+        if bad_ref is not None:
+            raise FlowDefinitionError(
+                f"{what} has a $ref that cannot be resolved: {bad_ref!r}",
+                hint="point references into the schema itself, such as '#/$defs/Item'; "
+                "schemas are never fetched",
+            )
         if not _describes_object(data):
             raise FlowDefinitionError(
                 f"{what} must describe an object (a JSON Schema with type: object)",

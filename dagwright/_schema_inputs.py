@@ -6,7 +6,7 @@ or that model's ``model_json_schema()``. So after ``jsonschema`` validates the i
 conformed the way pydantic would have built and dumped the model:
 
 * an absent property with a ``default`` gets a (conformed) copy of it, at the top level and in
-  nested objects (through ``$ref``, ``allOf``, the first matching ``anyOf``/``oneOf``
+  nested objects (through local ``$ref``, ``allOf``, the first matching ``anyOf``/``oneOf``
   branch, array ``items``/``prefixItems`` and ``additionalProperties``);
 * a key an object schema with ``properties`` does not declare is dropped, unless the
   schema says what to do with extra keys (``additionalProperties`` or
@@ -15,8 +15,9 @@ conformed the way pydantic would have built and dumped the model:
   makes an ``int`` given to a ``float`` field a float.
 
 What does not carry over: JSON Schema never coerces (``"5"`` is not an integer, ``1`` not
-a boolean) where pydantic's lax mode would, and a pydantic ``default_factory`` has no
-``default`` in the schema, so its field stays absent.
+a boolean) where pydantic's lax mode would, a pydantic ``default_factory`` has no
+``default`` in the schema, so its field stays absent, and a ``set`` field (an array with
+``uniqueItems``) keeps the order given where the model sorts it.
 """
 
 from __future__ import annotations

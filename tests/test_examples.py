@@ -8,7 +8,6 @@ finished by ``resume``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from dagwright import (
     flow_json_schema,
     load_flow,
 )
-from dagwright.io import flow_source
+from dagwright.io import flow_source, import_tool_paths, lint_files
 from tests.conftest import Lane
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,16 +43,12 @@ def load(name: str) -> Flow:
 
 
 def tools_of(*flows: Flow) -> list[Tool]:
-    """The tools the flows' ``tools:`` sections name, imported."""
+    """The tools the flows' ``tools:`` sections name, imported as ``run`` imports them."""
     found: list[Tool] = []
     for flow in flows:
         source = flow_source(flow)
         assert source is not None and source.tools
-        for name, target in source.tools.items():
-            module, attr = target.split(":")
-            value = getattr(importlib.import_module(module), attr)
-            assert isinstance(value, Tool) and value.name == name
-            found.append(value)
+        found.extend(import_tool_paths(source.tools))
     return found
 
 
@@ -80,6 +75,17 @@ def test_every_example_file_is_valid_against_the_flow_schema() -> None:
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
         assert not errors, f"{path.name}: {errors[0].message}"
         load_flow(path)
+
+
+def test_the_example_files_lint_clean_with_and_without_their_tools() -> None:
+    files = sorted(EXAMPLES.glob("*.flow.yaml"))
+    flows = [load_flow(path) for path in files]
+    with_tools = lint_files(files, tools=tools_of(*flows), strict=True)
+    assert list(with_tools.diagnostics) == []
+    assert not with_tools.file_errors and not with_tools.skipped
+    assert with_tools.exit_code == 0
+    without = lint_files(files)
+    assert list(without.diagnostics) == [] and without.exit_code == 0
 
 
 def test_the_pipeline_compiles_without_findings() -> None:

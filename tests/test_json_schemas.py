@@ -150,7 +150,12 @@ def test_the_held_document_is_read_only_and_copies_are_fresh() -> None:
         ({"type": "object", "properties": {"n": {"minimum": "zero"}}}, "not a valid JSON"),
         ({"type": "object", "default": float("nan")}, "is not JSON"),
         ({"type": "object", 1: "x"}, "is not JSON"),
-        ({"$ref": "#/$defs/Missing"}, "must describe an object"),
+        ({"$ref": "#/$defs/Missing"}, "has a $ref that cannot be resolved: '#/$defs/Missing'"),
+        (
+            {"type": "object", "properties": {"n": {"$ref": "https://example.com/n.json"}}},
+            "cannot be resolved: 'https://example.com/n.json'",
+        ),
+        ({"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}}, "cannot be resolved"),
         (5, "must be a pydantic model class or a JSON Schema object"),
         ("object", "must be a pydantic model class or a JSON Schema object"),
     ],
@@ -210,6 +215,12 @@ class MissingOut(BaseModel):
             "DW303",
         ),
         (lambda s: Flow("f", [Step(tool="shout")], input_schema=s(NumIn)), "DW203"),
+        (
+            lambda s: Flow(
+                "f", [Step(tool="double"), Step(tool="increment")], input_schema=s(NumIn)
+            ),
+            "DW301",
+        ),
     ],
 )
 def test_the_dict_form_gives_the_same_diagnostics(flow_of: Any, code: str) -> None:
@@ -465,3 +476,38 @@ def test_a_model_and_its_json_schema_run_alike(
     assert runs[0].output == runs[1].output
     assert json.dumps(runs[0].output, sort_keys=True) == json.dumps(runs[1].output, sort_keys=True)
     assert runs[0].digest == runs[1].digest
+
+
+def test_a_flow_file_and_the_python_flow_it_was_dumped_from_run_alike(lane: Lane) -> None:
+    from dagwright import dump_flow, load_flow
+
+    python_flow = Flow("f", [Step(tool="total")], input_schema=Order, output_schema=Res)
+    text = dump_flow(python_flow)
+    from_file = load_flow(text)
+    assert isinstance(from_file.input_schema, JSONSchema)
+    assert from_file.definition_digest == python_flow.definition_digest
+    assert load_flow(dump_flow(from_file)).definition_digest == python_flow.definition_digest
+    with FlowExecutor([total]) as ex:
+        a = lane(ex, python_flow, {"n": 2, "items": [{"name": "x"}]})
+        b = lane(ex, from_file, {"n": 2, "items": [{"name": "x"}]})
+    assert a.output == b.output
+    assert a.digest == b.digest
+
+
+def test_references_by_id_and_anchor_resolve_inside_the_document(lane: Lane) -> None:
+    schema = {
+        "type": "object",
+        "$defs": {
+            "Pos": {"$id": "urn:example:pos", "type": "integer", "minimum": 1},
+            "Word": {"$anchor": "word", "type": "string", "default": "hi"},
+        },
+        "properties": {"n": {"$ref": "urn:example:pos"}, "text": {"$ref": "#word"}},
+        "required": ["n"],
+    }
+    flow = Flow("f", [Step(tool="double")], input_schema=schema)
+    with FlowExecutor([double]) as ex:
+        assert lane(ex, flow, {"n": 2, "text": "x"}).output["result"] == 4
+        with pytest.raises(FlowInputError, match="less than the minimum"):
+            lane(ex, flow, {"n": 0})
+        with pytest.raises(FlowInputError, match="is not of type 'string'"):
+            lane(ex, flow, {"n": 1, "text": 5})
