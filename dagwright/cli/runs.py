@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dagwright.cli._common import open_store
 from dagwright.cli._errors import OK
@@ -139,21 +139,7 @@ def _show(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
     stored = read_run(store, args.run_id)
     header = stored.header
     if args.json:
-        data: dict[str, Any] = {
-            "header": header.to_dict(),
-            "steps": [record.to_dict() for record in stored.steps],
-            "in_progress": {
-                step_id: [record.to_dict() for record in records]
-                for step_id, records in stored.in_progress.items()
-            },
-            "lease": None
-            if stored.lease is None
-            else {
-                "owner": stored.lease.owner.describe(),
-                "expires_at": stored.lease.expires_at,
-                "live": stored.live,
-            },
-        }
+        data = stored.to_dict()
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return OK
     fields = [
