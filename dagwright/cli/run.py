@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import open_store, parse_inputs, use_cwd_imports
+from dagwright.cli._common import open_store, parse_inputs, unknown_run, use_cwd_imports
 from dagwright.cli._errors import FAILED, INTERRUPTED, OK
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
-from dagwright.errors import RunExistsError
+from dagwright.errors import CheckpointNotFoundError, RunExistsError
 from dagwright.results import ExecutionResult
 
 if TYPE_CHECKING:
@@ -153,7 +153,10 @@ def command(args: argparse.Namespace) -> int:
     try:
         with _log_lines() as logs:
             if args.resume is not None:
-                inputs = dict(store.header(run_id).inputs)
+                try:
+                    inputs = dict(store.header(run_id).inputs)
+                except CheckpointNotFoundError as error:
+                    raise unknown_run(error, store_path) from None
             tracker = Tracker(flow, inputs)
             with (
                 FlowExecutor(

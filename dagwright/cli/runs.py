@@ -16,7 +16,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from dagwright.cli._common import open_store
+from dagwright.cli._common import open_store, unknown_run
 from dagwright.cli._errors import OK
 from dagwright.cli._progress import error_text, record_duration, record_tool, seconds
 from dagwright.cli._table import table, when
@@ -40,10 +40,7 @@ def command(args: argparse.Namespace) -> int:
                 return _show(store, args)
             return _delete(store, args)
         except CheckpointNotFoundError as error:
-            raise CheckpointNotFoundError(
-                error.message, hint=f"see the stored runs with `dagwright runs list --store "
-                f"{args.store}`"
-            ) from None  # fmt: skip
+            raise unknown_run(error, args.store) from None
     finally:
         store.close()
 

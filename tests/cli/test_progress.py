@@ -101,3 +101,28 @@ def test_the_tracker_counts_map_instances_against_the_item_count() -> None:
         ("StepCompleted", 0, [("each", "3/3")]),
     ]
     assert tracker.snapshot() == (1, [])
+
+
+def test_the_live_area_names_the_running_steps_and_counts_map_instances() -> None:
+    from rich.console import Console
+
+    from dagwright import load_flow
+    from dagwright.cli._progress import LiveDisplay, Tracker
+    from dagwright.events import StepCompleted, StepStarted
+
+    flow = load_flow(SQUARES)
+    tracker = Tracker(flow, {"items": [1, 2, 3]})
+    display = LiveDisplay(tracker, io.StringIO(), title="squares v1  run r9")
+    try:
+        display.event(StepStarted(run_id="r9", time=tracker.started, step_id="each"))
+        display.event(StepStarted(run_id="r9", time=tracker.started, step_id="each", index=0))
+        display.event(StepCompleted(run_id="r9", time=tracker.started, step_id="each",
+                                    index=0, outputs={"squared": 1}))  # fmt: skip
+        screen = Console(file=io.StringIO(), width=80)
+        with screen.capture() as capture:
+            screen.print(display._render())
+    finally:
+        display.close()
+    lines = capture.get().splitlines()
+    assert re.fullmatch(r"squares v1  run r9  0/1 steps  \d+\.\d\ds", lines[0])
+    assert re.fullmatch(r"  ▸ each  map 1/3  \d+\.\d\ds", lines[1])

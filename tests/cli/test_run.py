@@ -205,3 +205,21 @@ def test_run_through_the_console_script_exits_0_1_and_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("dagwright: error: [DW-E004] ")
     assert "Traceback" not in done.stderr
+
+
+def test_resume_refuses_an_unknown_run_and_a_changed_flow(cli: Cli, tmp_path: Path) -> None:
+    flow = write(tmp_path, "sums.flow.yaml", SUMS)
+    store = str(tmp_path / "runs.sqlite")
+    assert cli("run", flow, *TOOLS, "--input", '{"n": 3}', "--store", store,
+               "--run-id", "kept")[0] == 0  # fmt: skip
+    code, _, err = cli("run", flow, *TOOLS, "--resume", "other", "--store", store)
+    assert code == 2
+    assert err.splitlines() == [
+        f"dagwright: error: [DW-E009] no checkpoint for run 'other' in {store}",
+        f"  hint: see the stored runs with `dagwright runs list --store {store}`",
+    ]
+    write(tmp_path, "sums.flow.yaml", SUMS.replace("tool: add\n", "tool: add\n    retry: "
+                                                  "{max_attempts: 2}\n"))  # fmt: skip
+    code, _, err = cli("run", flow, *TOOLS, "--resume", "kept", "--store", store)
+    assert code == 2
+    assert err.startswith("dagwright: error: [DW-E010] run 'kept' was checkpointed with another")
