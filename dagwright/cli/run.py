@@ -167,6 +167,7 @@ def command(args: argparse.Namespace) -> int:
                 ) as executor,
                 _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
             ):
+                _warn(executor, flow, logs)
                 try:
                     stream = _start(executor, args, flow, inputs, run_id, store_path)
                     if args.resume is not None:
@@ -205,6 +206,19 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result_json(result), indent=2, ensure_ascii=False))
     return OK if result.success else FAILED
+
+
+def _warn(executor: FlowExecutor, flow: Flow, logs: logging.Handler) -> None:
+    """Compile the flow first, so its warnings are printed as diagnostics (with their
+    file positions) rather than as the executor's log record of them."""
+    level = logs.level
+    logs.setLevel(logging.ERROR)
+    try:
+        compiled = executor.compile(flow)
+    finally:
+        logs.setLevel(level)
+    for diagnostic in compiled.all_warnings:
+        print(f"dagwright: warning: {diagnostic.format()}", file=sys.stderr)
 
 
 def _start(

@@ -73,9 +73,11 @@ def test_json_prints_only_the_result_on_stdout(cli: Cli, tmp_path: Path) -> None
 def test_a_failed_run_exits_1_and_says_which_step_failed(cli: Cli, tmp_path: Path) -> None:
     flow = write(tmp_path, "failing.flow.yaml", FAILING)
     store = str(tmp_path / "runs.sqlite")
-    code, out, _ = cli("run", flow, *TOOLS, "--input", '{"n": 3}', "--store", store,
-                       "--run-id", "f1")  # fmt: skip
+    code, out, err = cli("run", flow, *TOOLS, "--input", '{"n": 3}', "--store", store,
+                         "--run-id", "f1")  # fmt: skip
     assert code == 1
+    # the flow's warnings come first, as diagnostics with their positions
+    assert err.splitlines()[0].startswith(f"dagwright: warning: {flow}:13:5: DW301 warning")
     lines = out.splitlines()
     assert re.fullmatch(
         r"\[4/4\] publish failed \d+\.\d\ds: \[DW-E101\] ValueError: cannot publish 15", lines[-2]
