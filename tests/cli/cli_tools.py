@@ -10,6 +10,7 @@ uninterrupted one have the same digest.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -59,4 +60,10 @@ def fail(total: int) -> Total:
     raise ValueError(f"cannot publish {total}")
 
 
-TOOLS = [double, square, add, fail]
+@tool
+def leave(total: int) -> Total:
+    """Ends the process (a tool calling sys.exit)."""
+    sys.exit(3)
+
+
+TOOLS = [double, square, add, fail, leave]

@@ -225,3 +225,15 @@ def test_resume_refuses_an_unknown_run_and_a_changed_flow(cli: Cli, tmp_path: Pa
     code, _, err = cli("run", flow, *TOOLS, "--resume", "kept", "--store", store)
     assert code == 2
     assert err.startswith("dagwright: error: [DW-E010] run 'kept' was checkpointed with another")
+
+
+def test_a_tool_that_exits_the_process_leaves_the_run_resumable(cli: Cli, tmp_path: Path) -> None:
+    flow = write(tmp_path, "leaves.flow.yaml", FAILING.replace("tool: fail", "tool: leave"))
+    store = str(tmp_path / "runs.sqlite")
+    code, _, err = cli("run", flow, *TOOLS, "--input", '{"n": 3}', "--store", store,
+                       "--run-id", "gone")  # fmt: skip
+    assert code == 3  # the tool's own exit code
+    assert "dagwright: a tool exited the process (exit code 3): run gone stopped and was " in err
+    assert f"--resume gone --store {store}" in err
+    code, out, _ = cli("runs", "show", "gone", "--store", store)
+    assert "status   interrupted" in out
