@@ -42,7 +42,7 @@ from dagwright.errors import (
 )
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
-from dagwright.io import dump_flow, flow_json_schema, load_flow
+from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
 from dagwright.registry import FlowRegistry
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
 from dagwright.tools import Tool, ToolSpec, tool
@@ -103,5 +103,6 @@ __all__ = [
     "dump_flow",
     "flow_json_schema",
     "load_flow",
+    "load_tool_manifest",
     "tool",
 ]

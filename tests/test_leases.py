@@ -401,7 +401,8 @@ def test_an_unknown_run_is_not_found(store: Store, live: Callable[[], Owner]) ->
         with pytest.raises(CheckpointNotFoundError, match="'nope'"):
             call()
     assert cp.lease("nope") is None
-    cp.delete("nope")
+    with pytest.raises(CheckpointNotFoundError, match="'nope'"):
+        cp.delete("nope")
 
 
 def test_delete_forgets_the_run_and_its_lease(store: Store, live: Callable[[], Owner]) -> None:
@@ -414,6 +415,35 @@ def test_delete_forgets_the_run_and_its_lease(store: Store, live: Callable[[], O
         cp.load("r1")
     cp.begin(header(), owner)  # the id is free again, with an empty journal
     assert cp.load("r1") == (header(), [])
+
+
+def test_delete_refuses_a_run_a_live_owner_holds(store: Store, live: Callable[[], Owner]) -> None:
+    cp, holder = store.open(), live()
+    now = time.time()
+    cp.begin(header(at=now), holder)
+    cp.append("r1", [{"kind": "step"}], holder)
+    with pytest.raises(RunLockedError) as caught:
+        store.open().delete("r1")
+    error = caught.value
+    assert error.code == "DW-E012"
+    assert (error.run_id, error.path, error.owner) == ("r1", store.path, holder.describe())
+    assert cp.load("r1") == (header(at=now), [{"kind": "step"}])
+    assert cp.lease("r1") == Lease(holder, now + cp.lease_s)
+
+
+def test_delete_takes_a_run_whose_owner_is_gone(store: Store) -> None:
+    cp = store.open()
+    cp.begin(header(at=time.time()), Owner.new())  # an owner of this process that let go
+    cp.delete("r1")
+    with pytest.raises(CheckpointNotFoundError):
+        cp.header("r1")
+    elsewhere = Owner("t", OTHER_HOST, 1, None)
+    cp.begin(header(), elsewhere)  # another host's lease, expired long ago
+    store.open().delete("r1")
+    assert cp.lease("r1") is None
+    cp.begin(header(at=time.time()), elsewhere)  # the same, unexpired: it may still run
+    with pytest.raises(RunLockedError):
+        cp.delete("r1")
 
 
 def test_runs_lists_headers_oldest_first_by_flow(store: Store, live: Callable[[], Owner]) -> None:

@@ -3,9 +3,11 @@
 ``InMemoryCheckpointer`` for tests, ``SQLiteCheckpointer`` (WAL, one transaction per
 record) as the embedded durable default. Give one to ``FlowExecutor(checkpointer=...)``;
 ``executor.resume(run_id)`` then finishes an interrupted run without re-running what it
-recorded. See ``docs/concepts/checkpoints.md``.
+recorded. ``read_run(checkpointer, run_id)`` reads a stored run without touching it. See
+``docs/concepts/checkpoints.md``.
 """
 
+from dagwright.checkpoint.inspect import StoredRun, read_run
 from dagwright.checkpoint.lease import Lease, Owner
 from dagwright.checkpoint.memory import InMemoryCheckpointer
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunList, RunStatus
@@ -20,4 +22,6 @@ __all__ = [
     "RunList",
     "RunStatus",
     "SQLiteCheckpointer",
+    "StoredRun",
+    "read_run",
 ]

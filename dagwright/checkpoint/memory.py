@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -109,8 +110,18 @@ class InMemoryCheckpointer:
         return RunList(sorted(chosen, key=lambda h: (h.started_at, h.run_id)))
 
     def delete(self, run_id: str) -> None:
-        """Forget a run."""
+        """Forget a run (``CheckpointNotFoundError`` if unknown, ``RunLockedError`` while
+        a live owner holds it)."""
         with self._lock:
+            self._header(run_id)
+            held = self._leases.get(run_id)
+            if held is not None and not is_gone(held, time.time()):
+                raise RunLockedError(
+                    f"run {run_id!r} cannot be deleted: it is being run by {held.owner.describe()}",
+                    hint="wait for it to finish, or delete it once its owner has stopped",
+                    run_id=run_id,
+                    owner=held.owner.describe(),
+                )
             self._headers.pop(run_id, None)
             self._journals.pop(run_id, None)
             self._leases.pop(run_id, None)

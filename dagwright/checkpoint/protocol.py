@@ -155,7 +155,12 @@ class Checkpointer(Protocol):
         cannot be read are left out and reported in ``RunList.unreadable``."""
 
     def delete(self, run_id: str) -> None:
-        """Forget a run (no error if it is unknown)."""
+        """Forget a run: its header, journal and lease.
+
+        Raises :class:`~dagwright.errors.CheckpointNotFoundError` for an unknown run and
+        :class:`~dagwright.errors.RunLockedError` (nothing deleted) while a live owner
+        holds its lease; a gone owner's lease does not stop it.
+        """
 
     def close(self) -> None:
         """Release resources (connections); the checkpointer is unusable afterwards."""

@@ -38,6 +38,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -240,8 +241,20 @@ class SQLiteCheckpointer:
         return RunList(headers, unreadable)
 
     def delete(self, run_id: str) -> None:
-        """Forget a run, its journal and its lease."""
+        """Forget a run, its journal and its lease, in one transaction; a run whose
+        header cannot be read can be deleted too. ``CheckpointNotFoundError`` for an
+        unknown run, ``RunLockedError`` (nothing deleted) while a live owner holds it."""
         with self._use("deleting the run", run_id) as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise CheckpointNotFoundError(
+                    f"no checkpoint for run {run_id!r} in {self.path}",
+                    hint="list stored runs with checkpointer.runs()",
+                )
+            row = db.execute(
+                "SELECT token, owner, expires_at FROM leases WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if row is not None:
+                self._refuse_if_held(run_id, row, time.time(), verb="delete")
             for table in ("journal", "leases", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             for key in [k for k in self._pending if k[0] == run_id]:
@@ -342,8 +355,11 @@ class SQLiteCheckpointer:
             owner=None if row is None else taker,
         )
 
-    def _refuse_if_held(self, run_id: str, row: tuple[Any, Any, Any], at: float) -> None:
-        """Raise ``RunLockedError`` unless the lease ``row`` of another owner is gone."""
+    def _refuse_if_held(
+        self, run_id: str, row: tuple[Any, Any, Any], at: float, verb: str = "resume"
+    ) -> None:
+        """Raise ``RunLockedError`` unless the lease ``row`` of another owner is gone;
+        ``verb`` is what the refused caller wanted to do with the run."""
         held, expires = _owner(row[1]), _expiry(row[2])
         if expires is None or (held is not None and is_gone(Lease(held, expires), at)):
             return
@@ -357,9 +373,10 @@ class SQLiteCheckpointer:
             )
         else:
             owner = held.describe()
-            hint = "wait for it to finish, or resume it once its owner has stopped"
+            hint = f"wait for it to finish, or {verb} it once its owner has stopped"
+        cannot = "" if verb == "resume" else f"cannot be {verb}d: it "
         raise RunLockedError(
-            f"run {run_id!r} in {self.path} is being run by {owner}",
+            f"run {run_id!r} in {self.path} {cannot}is being run by {owner}",
             hint=hint,
             path=str(self.path),
             run_id=run_id,

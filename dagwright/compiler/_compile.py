@@ -105,6 +105,21 @@ class CompiledFlow:
                 found.append(replace(inner, message=message, step_id=caller, location=location))
         return positioned(found, self.source)
 
+    def to_mermaid(self, statuses: Mapping[str, str] | None = None) -> str:
+        """The flow as a Mermaid ``flowchart TD``, steps coloured by ``statuses`` (step id
+        -> recorded status); the same text as ``render_graph(self.flow)``, see
+        :func:`~dagwright.compiler.render_graph`."""
+        from dagwright.compiler._render import render_graph
+
+        return render_graph(self, format="mermaid", statuses=statuses)
+
+    def to_dot(self, statuses: Mapping[str, str] | None = None) -> str:
+        """The flow as Graphviz DOT text, steps coloured by ``statuses``; see
+        :meth:`to_mermaid`."""
+        from dagwright.compiler._render import render_graph
+
+        return render_graph(self, format="dot", statuses=statuses)
+
 
 _CACHE: LRUCache[CompiledFlow] = LRUCache(MAXSIZE)
 
