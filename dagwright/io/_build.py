@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from dagwright._source import Location, Position, SourceMap
+from dagwright._source import Location, Position, SourceMap, attach_source
 from dagwright.errors import FlowDefinitionError, FlowFileError
 from dagwright.flows import AnyStep, DAGFlow, Flow, MapStep, RetryPolicy, Step
 from dagwright.io._yaml_source import Parsed
@@ -127,8 +127,6 @@ class Builder:
             raise self.validation(exc, ()) from None
         except FlowDefinitionError as exc:
             raise self.definition(exc, cls, built) from None
-        from dagwright._source import attach_source
-
         attach_source(flow, SourceMap(self.path, self.parsed.positions, tools))
         return flow
 

@@ -111,7 +111,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
             parent = stack[-1] if stack else None
             if kind in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
-                _place(parsed, stack, done.data, done.location, at, fail, event)
+                _place(parsed, stack, done.data)
                 continue
             if parent is not None and isinstance(parent.data, dict) and parent.key is None:
                 _take_key(parent, event, kind, resolver, fail)
@@ -119,7 +119,8 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
             location = _child_location(parent)
             if kind == "ScalarEvent":
                 value = _scalar(event, resolver, scalars, fail)
-                _place(parsed, stack, value, location, at, fail, event, start=at)
+                _record(parsed, stack, location, at)
+                _place(parsed, stack, value)
                 continue
             tag = event.tag
             wanted = _MAP if kind == "MappingStartEvent" else _SEQ
@@ -227,19 +228,8 @@ def _record(parsed: Parsed, stack: list[_Container], location: Location, at: Pos
     parsed.values[location] = at
 
 
-def _place(
-    parsed: Parsed,
-    stack: list[_Container],
-    value: Any,
-    location: Location,
-    at: Position,
-    fail: Any,
-    event: Any,
-    start: Position | None = None,
-) -> None:
+def _place(parsed: Parsed, stack: list[_Container], value: Any) -> None:
     """Store a finished value in its parent (or as the document's value)."""
-    if start is not None:
-        _record(parsed, stack, location, start)
     parent = stack[-1] if stack else None
     if parent is None:
         parsed.value = value

@@ -808,3 +808,15 @@ def test_text_that_looks_like_other_yaml_stays_text(text: str) -> None:
     for fmt in ("yaml", "json"):
         back = load_flow(dump_flow(flow, format=fmt), format=fmt)  # type: ignore[arg-type]
         assert back == flow and back.description == text
+
+
+def test_the_source_survives_pickling_and_deep_copies() -> None:
+    import copy
+    import pickle
+
+    flow = load_flow(RESEARCH)
+    for clone in (pickle.loads(pickle.dumps(flow)), copy.deepcopy(flow), copy.copy(flow)):
+        assert clone == flow and clone.definition_digest == flow.definition_digest
+        source = flow_source(clone)
+        assert source is not None and dict(source.tools) == {"search": "myapp.tools:search"}
+        assert source.position(("steps", 2)) == (23, 5)
