@@ -32,6 +32,17 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
+_JSON_TYPES: dict[type, frozenset[str]] = {
+    dict: frozenset({"object"}),
+    list: frozenset({"array"}),
+    str: frozenset({"string"}),
+    bool: frozenset({"boolean"}),
+    int: frozenset({"integer", "number"}),
+    float: frozenset({"number", "integer"}),  # 1.0 is an integer to JSON Schema
+    type(None): frozenset({"null"}),
+}
+"""The JSON Schema types a (JSON) value of each Python type may satisfy."""
+
 _MAX_REFS = 64
 """``$ref`` hops followed in a row before giving up (a reference cycle)."""
 
@@ -80,7 +91,7 @@ def check_inputs(flow: str, schema: JSONSchema, data: dict[str, Any]) -> dict[st
             missing=missing,
             errors=details,
         )
-    result = _Conformer(schema.root(), validator).value(schema.root(), data)
+    result = _Conformer(schema.checking_form(), validator).value(schema.checking_form(), data)
     if not isinstance(result, dict):  # pragma: no cover - an object schema gives an object
         raise FlowInputError(f"inputs of flow {flow!r} are not an object")
     return result
@@ -95,6 +106,35 @@ class _Conformer:
 
     def fits(self, schema: Mapping[str, Any], value: Any) -> bool:
         return bool(self.validator.evolve(schema=schema).is_valid(value))
+
+    def branch(self, branches: Any, value: Any) -> Any:
+        """The first branch ``value`` is valid under, ``None`` if none is.
+
+        Branches whose declared ``type`` cannot hold the value are passed over without
+        validating; when one candidate is left it is taken as is (``Optional[Model]``,
+        pydantic's most common union, then costs no validation at all).
+        """
+        admitted = _JSON_TYPES.get(type(value), frozenset())
+        candidates = [b for b in branches if self.may_hold(b, admitted)]
+        if len(candidates) == 1:
+            return candidates[0]
+        return next((b for b in candidates if self.fits(b, value)), None)
+
+    def may_hold(self, schema: Any, admitted: frozenset[str]) -> bool:
+        """False only when ``schema`` surely refuses values of the ``admitted`` types."""
+        node = schema
+        for _ in range(_MAX_REFS):
+            if not isinstance(node, Mapping):
+                return True
+            kind = node.get("type")
+            if kind is not None:
+                kinds = {kind} if isinstance(kind, str) else set(kind)
+                return bool(kinds & admitted)
+            ref = node.get("$ref")
+            if not isinstance(ref, str):
+                return True
+            node = resolve_local(self.root, ref)
+        return True
 
     def value(self, schema: Any, value: Any, hops: int = 0, *, prune: bool = True) -> Any:
         """``value`` conformed to ``schema``; ``prune=False`` inside an ``allOf`` part,
@@ -111,10 +151,9 @@ class _Conformer:
         for keyword in ("anyOf", "oneOf"):
             branches = schema.get(keyword)
             if branches:
-                for branch in branches:
-                    if self.fits(branch, value):
-                        value = self.value(branch, value, hops, prune=prune)
-                        break
+                chosen = self.branch(branches, value)
+                if chosen is not None:
+                    value = self.value(chosen, value, hops, prune=prune)
         kind = type(value)
         if kind is dict:
             return self.object(schema, value, prune)

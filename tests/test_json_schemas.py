@@ -426,7 +426,27 @@ def test_sub_flow_outputs_follow_the_output_schema(lane: Lane, form: str) -> Non
 # ---------------------------------------------------------------------------------------
 # Property: a random simple model and its JSON Schema run alike
 
+
+class Inner(BaseModel):
+    a: int
+    b: str = "x"
+    c: float = 1
+
+
+_INNER = st.fixed_dictionaries(
+    {"a": st.integers(-5, 5)},
+    optional={
+        "b": st.text(max_size=3),
+        "c": st.integers(-3, 3) | st.floats(-1, 1),
+        "zz": st.none(),
+    },
+)
+
 _FIELD_TYPES: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
+    "nested": (Inner, _INNER),
+    "nested_list": (list[Inner], st.lists(_INNER, max_size=3)),
+    "nested_optional": (Inner | None, st.none() | _INNER),
+    "map": (dict[str, float], st.dictionaries(st.text(max_size=2), st.integers(-3, 3), max_size=2)),
     "int": (int, st.integers(-(10**6), 10**6)),
     "str": (str, st.text(max_size=5)),
     "float": (float, st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-100, 100)),
@@ -434,6 +454,15 @@ _FIELD_TYPES: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
     "list": (list[int], st.lists(st.integers(-5, 5), max_size=3)),
     "optional": (int | None, st.none() | st.integers(-5, 5)),
 }
+
+
+def _as_default(kind: str, value: Any) -> Any:
+    """A default as a model author writes it: nested models as instances, not dicts."""
+    if kind in ("nested", "nested_optional") and value is not None:
+        return Inner.model_validate(value)
+    if kind == "nested_list":
+        return [Inner.model_validate(v) for v in value]
+    return value
 
 
 @st.composite
@@ -445,7 +474,7 @@ def models_and_inputs(draw: st.DrawFn) -> tuple[type[BaseModel], dict[str, Any]]
         annotation, values = _FIELD_TYPES[kind]
         name = f"f{i}"
         if draw(st.booleans()):
-            default = draw(values)
+            default = _as_default(kind, draw(values))
             fields[name] = (annotation, default)
             if draw(st.booleans()):
                 inputs[name] = draw(values)
@@ -511,3 +540,41 @@ def test_references_by_id_and_anchor_resolve_inside_the_document(lane: Lane) -> 
             lane(ex, flow, {"n": 0})
         with pytest.raises(FlowInputError, match="is not of type 'string'"):
             lane(ex, flow, {"n": 1, "text": 5})
+
+
+class Node(BaseModel):
+    n: int
+    kids: list[Node] = []
+
+
+def test_a_recursive_schema_validates_and_fills_defaults_at_any_depth(lane: Lane) -> None:
+    deep = {"n": 1, "kids": [{"n": 2, "kids": [{"n": 3}]}, {"n": 4}]}
+    bad = {"n": 1, "kids": [{"n": 2, "kids": [{"n": "three"}]}]}
+    outputs = []
+    for schema in both(Node):
+        flow = Flow("f", [Step(tool="double")], input_schema=schema)
+        with FlowExecutor([double]) as ex:
+            outputs.append(lane(ex, flow, deep).output)
+            with pytest.raises(FlowInputError) as info:
+                lane(ex, flow, bad)
+        assert tuple(info.value.errors[0]["loc"])[:4] == ("kids", 0, "kids", 0)
+    assert outputs[0] == outputs[1]
+    assert outputs[1]["kids"][0]["kids"][0] == {"n": 3, "kids": []}
+    assert outputs[1]["kids"][1] == {"n": 4, "kids": []}
+
+
+def test_pointer_references_are_inlined_for_checking_and_others_kept() -> None:
+    from dagwright._json_schema import inline_pointers
+
+    plain = JSONSchema(dumped(Order)).checking_form()
+    assert "$defs" not in plain
+    assert plain["properties"]["items"]["items"]["properties"]["qty"]["default"] == 1
+    assert inline_pointers(dumped(Node)) is None  # recursive: checked as written
+    with_assertion = {
+        "type": "object",
+        "$defs": {"P": {"type": "integer"}},
+        "properties": {"n": {"$ref": "#/$defs/P", "minimum": 3}},
+    }
+    inlined = inline_pointers(with_assertion)
+    assert inlined is not None
+    assert inlined["properties"]["n"] == {"minimum": 3, "allOf": [{"type": "integer"}]}
