@@ -168,6 +168,7 @@ def command(args: argparse.Namespace) -> int:
                 _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
             ):
                 _warn(executor, flow, logs)
+                stream: Iterator[Any] | None = None
                 try:
                     stream = _start(executor, args, flow, inputs, run_id, store_path)
                     if args.resume is not None:
@@ -188,11 +189,15 @@ def command(args: argparse.Namespace) -> int:
                         if isinstance(stop, KeyboardInterrupt)
                         else f"a tool exited the process (exit code {stop.code})"
                     )
-                    print(
-                        f"dagwright: {why}: run {run_id} stopped and was saved; resume it "
-                        "with:\n  " + resume_command(args, run_id, store_path),
-                        file=sys.stderr,
-                    )
+                    if stream is None:  # stopped before the run existed: nothing to resume
+                        print(f"dagwright: {why} before run {run_id} started", file=sys.stderr)
+                    else:
+                        _close(stream)  # records it interrupted, if _drive did not already
+                        print(
+                            f"dagwright: {why}: run {run_id} stopped and was saved; resume "
+                            "it with:\n  " + resume_command(args, run_id, store_path),
+                            file=sys.stderr,
+                        )
                     if isinstance(stop, KeyboardInterrupt):
                         return INTERRUPTED
                     # the tool's own exit code; the run did not finish, so never 0
@@ -253,7 +258,13 @@ def _drive(stream: Iterator[Any], display: Display) -> ExecutionResult:
                 return item
             display.event(item)
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+        _close(stream)
     raise RuntimeError("dagwright internal error: the run's stream ended without a result")
+
+
+def _close(stream: Iterator[Any]) -> None:
+    """Close a run's stream (a generator): a run not finished is stopped and recorded
+    ``interrupted``; closing twice, or a finished stream, does nothing."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
