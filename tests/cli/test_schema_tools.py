@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from dagwright import flow_json_schema, load_tool_manifest
 from tests.cli.cli_tools import TOOLS
 from tests.cli.conftest import Cli, run_script
@@ -53,6 +55,7 @@ def test_tools_export_through_the_console_script(tmp_path: Path) -> None:
     assert done.stderr.startswith("dagwright: error: [DW-E019] ")
 
 
+@pytest.mark.timeout(60)
 def test_a_reader_that_stops_early_gets_no_error_message() -> None:
     import subprocess
 
