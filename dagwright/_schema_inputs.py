@@ -43,12 +43,11 @@ _JSON_TYPES: dict[type, frozenset[str]] = {
 }
 """The JSON Schema types a (JSON) value of each Python type may satisfy."""
 
+_MAX_MESSAGE = 300
+"""Characters of one error message kept (the value is in the error's ``input``)."""
+
 _MAX_REFS = 64
 """``$ref`` hops followed in a row before giving up (a reference cycle)."""
-
-
-def _loc(path: Any) -> tuple[str | int, ...]:
-    return tuple(path)
 
 
 def _details(errors: list[ValidationError]) -> list[dict[str, Any]]:
@@ -57,18 +56,27 @@ def _details(errors: list[ValidationError]) -> list[dict[str, Any]]:
     details: list[dict[str, Any]] = []
     seen_missing: set[tuple[str | int, ...]] = set()
     for error in errors:
-        loc = _loc(error.absolute_path)
+        loc: tuple[str | int, ...] = tuple(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
             for name in error.validator_value:
                 where = (*loc, name)
                 if name not in error.instance and where not in seen_missing:
                     seen_missing.add(where)
+                    # As pydantic reports it: the input is the object lacking the key.
                     details.append(
-                        {"type": "missing", "loc": where, "msg": "Field required", "input": {}}
+                        {
+                            "type": "missing",
+                            "loc": where,
+                            "msg": "Field required",
+                            "input": error.instance,
+                        }
                     )
             continue
         kind = str(error.validator)
-        details.append({"type": kind, "loc": loc, "msg": error.message, "input": error.instance})
+        message = error.message
+        if len(message) > _MAX_MESSAGE:  # jsonschema quotes the whole value it refused
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        details.append({"type": kind, "loc": loc, "msg": message, "input": error.instance})
     return details
 
 

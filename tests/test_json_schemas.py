@@ -342,6 +342,11 @@ def test_schema_errors_have_the_shape_of_model_errors(lane: Lane) -> None:
     )
     for error in as_dict.errors:
         assert {"type", "loc", "msg", "input"} <= set(error)
+
+    def missing_inputs(error: FlowInputError) -> dict[tuple[Any, ...], Any]:
+        return {tuple(e["loc"]): e["input"] for e in error.errors if e["type"] == "missing"}
+
+    assert missing_inputs(as_dict) == missing_inputs(as_model)
     assert "do not match Order: 3 error(s)" in as_dict.message
     assert "n: Field required" in as_dict.message
     assert "rate: 'fast' is not of type 'number'" in as_dict.message
@@ -578,3 +583,13 @@ def test_pointer_references_are_inlined_for_checking_and_others_kept() -> None:
     inlined = inline_pointers(with_assertion)
     assert inlined is not None
     assert inlined["properties"]["n"] == {"minimum": 3, "allOf": [{"type": "integer"}]}
+
+
+def test_an_error_about_a_huge_value_keeps_its_message_short(lane: Lane) -> None:
+    flow = Flow("f", [Step(tool="double")], input_schema=dumped(NumIn))
+    with FlowExecutor([double]) as ex, pytest.raises(FlowInputError) as info:
+        lane(ex, flow, {"n": "x" * 100_000})
+    (error,) = info.value.errors
+    assert len(error["msg"]) <= 300 and error["msg"].endswith("...")
+    assert error["input"] == "x" * 100_000
+    assert len(info.value.message) < 1_000
