@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from dagwright._source import Location, Position, SourceMap
+from dagwright._source import Location, Position, SourceMap, attach_source
 from dagwright.errors import FlowDefinitionError, FlowFileError
 from dagwright.flows import AnyStep, DAGFlow, Flow, MapStep, RetryPolicy, Step
 from dagwright.io._yaml_source import Parsed
@@ -45,6 +45,8 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 TOOL_PATH = f"^{_DOTTED}:{_DOTTED}$"
 """What a ``tools:`` entry is: ``package.module:attribute``."""
 
+_STEP_NUMBERS = frozenset({"timeout_s", "max_concurrency"})
+_RETRY_NUMBERS = frozenset({"max_attempts", "backoff_s", "multiplier", "max_backoff_s"})
 _STEPS: TypeAdapter[Step | MapStep] = TypeAdapter(AnyStep)
 
 
@@ -125,8 +127,6 @@ class Builder:
             raise self.validation(exc, ()) from None
         except FlowDefinitionError as exc:
             raise self.definition(exc, cls, built) from None
-        from dagwright._source import attach_source
-
         attach_source(flow, SourceMap(self.path, self.parsed.positions, tools))
         return flow
 
@@ -197,12 +197,28 @@ class Builder:
                 location,
                 "write a step as keys such as 'id: ...' and 'tool: ...'",
             )
+        self.numbers(location, raw, _STEP_NUMBERS)
+        retry = raw.get("retry")
+        if isinstance(retry, dict):
+            self.numbers((*location, "retry"), retry, _RETRY_NUMBERS)
         try:
             return _STEPS.validate_python(raw)
         except ValidationError as exc:
             raise self.validation(exc, location, tagged=True) from None
         except FlowDefinitionError as exc:
             raise self.step_definition(exc, index, raw) from None
+
+    def numbers(self, location: Location, raw: dict[str, Any], names: frozenset[str]) -> None:
+        """Refuse text and booleans where a number belongs (pydantic would convert them)."""
+        for name in names & raw.keys():
+            value = raw[name]
+            if isinstance(value, str | bool):
+                raise self.error(
+                    f"{self.where((*location, name))} must be a number, not {_kind_of(value)}",
+                    (*location, name),
+                    "write the number without quotes",
+                    value=True,
+                )
 
     def step_definition(
         self, exc: FlowDefinitionError, index: int, raw: dict[str, Any]

@@ -11,6 +11,7 @@ position are ``json.loads``'s own.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
@@ -21,6 +22,7 @@ from dagwright.errors import FlowFileError
 from dagwright.io._yaml_source import MAX_NESTING, Parsed
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+_NEWLINE = re.compile("\n")
 _NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WORDS = {"true": True, "false": False, "null": None}
 _NOT_FINITE = ("NaN", "Infinity", "-Infinity")
@@ -38,21 +40,13 @@ class _Scanner:
         self.text = text
         self.path = path
         self.key_positions: dict[Location, Position] = {}
-        self.lines = [0]  # offset at which each line starts
-        for index, char in enumerate(text):
-            if char == "\n":
-                self.lines.append(index + 1)
+        # The offset at which each line starts, for offsets -> (line, col).
+        self.lines = [0, *(match.end() for match in _NEWLINE.finditer(text))]
 
     def at(self, offset: int) -> Position:
         """The 1-based (line, col) of an offset."""
-        low, high = 0, len(self.lines) - 1
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self.lines[middle] <= offset:
-                low = middle
-            else:
-                high = middle - 1
-        return low + 1, offset - self.lines[low] + 1
+        line = bisect.bisect_right(self.lines, offset)
+        return line, offset - self.lines[line - 1] + 1
 
     def fail(self, message: str, offset: int, hint: str) -> FlowFileError:
         line, col = self.at(offset)

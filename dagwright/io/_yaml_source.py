@@ -16,8 +16,10 @@ aliases into exponentially many values.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
+import re
 from typing import Any
 
 from dagwright._source import Location, Position
@@ -72,7 +74,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     """Parse one YAML document of ``text`` (``FlowFileError`` with a position if invalid)."""
     yaml = yaml_module()
     loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-    resolver = yaml.resolver.Resolver()
+    resolver = _resolver_class(yaml)()
     scalars = yaml.constructor.SafeConstructor()
 
     def fail(message: str, mark: Any, hint: str | None = None) -> FlowFileError:
@@ -109,7 +111,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
             parent = stack[-1] if stack else None
             if kind in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
-                _place(parsed, stack, done.data, done.location, at, fail, event)
+                _place(parsed, stack, done.data)
                 continue
             if parent is not None and isinstance(parent.data, dict) and parent.key is None:
                 _take_key(parent, event, kind, resolver, fail)
@@ -117,7 +119,8 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
             location = _child_location(parent)
             if kind == "ScalarEvent":
                 value = _scalar(event, resolver, scalars, fail)
-                _place(parsed, stack, value, location, at, fail, event, start=at)
+                _record(parsed, stack, location, at)
+                _place(parsed, stack, value)
                 continue
             tag = event.tag
             wanted = _MAP if kind == "MappingStartEvent" else _SEQ
@@ -136,7 +139,8 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise fail(f"invalid YAML: {problem}", mark, _syntax_hint(problem)) from None
+        tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
+        raise fail(f"invalid YAML: {problem}", mark, _syntax_hint(problem, tab)) from None
     except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
         position = getattr(exc, "position", None)
         line, col = _offset_position(text, position) if position is not None else (None, None)
@@ -162,6 +166,27 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
 _TAG_HINT = "flow files hold only plain text, numbers, true/false, null, lists and mappings"
 
 
+EXPONENT_FLOAT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?[eE][-+]?[0-9]+$")
+"""JSON's numbers with an exponent and no dot (``1e3``): YAML 1.1 reads them as text, a
+flow file as the number (as its JSON form does). The dumper quotes such text."""
+
+
+def add_number_resolver(cls: Any) -> None:
+    """Make the loader or dumper class ``cls`` resolve :data:`EXPONENT_FLOAT` as floats."""
+    cls.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+0123456789"))
+
+
+@functools.cache
+def _resolver_class(yaml: Any) -> Any:
+    """YAML 1.1's resolver plus :data:`EXPONENT_FLOAT`."""
+
+    class Resolver(yaml.resolver.Resolver):  # type: ignore[misc]
+        pass
+
+    add_number_resolver(Resolver)
+    return Resolver
+
+
 def _short(tag: str) -> str:
     """A tag as it is written: ``!!timestamp`` for ``tag:yaml.org,2002:timestamp``."""
     return (
@@ -171,10 +196,10 @@ def _short(tag: str) -> str:
     )
 
 
-def _syntax_hint(problem: str) -> str:
+def _syntax_hint(problem: str, tab: bool) -> str:
     if "depth" in problem:
         return "flatten the value; flow files never need such depth"
-    if "tab" in problem:
+    if tab or "tab" in problem:
         return "indent with spaces; YAML does not allow tabs for indentation"
     return "check the indentation and the quoting near this position"
 
@@ -203,19 +228,8 @@ def _record(parsed: Parsed, stack: list[_Container], location: Location, at: Pos
     parsed.values[location] = at
 
 
-def _place(
-    parsed: Parsed,
-    stack: list[_Container],
-    value: Any,
-    location: Location,
-    at: Position,
-    fail: Any,
-    event: Any,
-    start: Position | None = None,
-) -> None:
+def _place(parsed: Parsed, stack: list[_Container], value: Any) -> None:
     """Store a finished value in its parent (or as the document's value)."""
-    if start is not None:
-        _record(parsed, stack, location, start)
     parent = stack[-1] if stack else None
     if parent is None:
         parsed.value = value

@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from dagwright.errors import FlowFileError
 from dagwright.flows import Flow, MapStep, Step
 from dagwright.io._build import FORMAT_VERSION, Builder
 from dagwright.io._json_source import parse_json
-from dagwright.io._yaml_source import Parsed, parse_yaml, yaml_module
+from dagwright.io._yaml_source import Parsed, add_number_resolver, parse_yaml, yaml_module
 
 Format = Literal["yaml", "json"]
 
@@ -166,24 +166,29 @@ def _checked(parsed: Parsed, path: str | None) -> Parsed:
         if isinstance(value, dict):
             items = value.items()
             for key in value:
-                _text(key, (*location, key), parsed, path)
+                _text(key, (*location, key), parsed.positions, path)
         elif isinstance(value, list):
             items = enumerate(value)
         else:
             if isinstance(value, str):
-                _text(value, location, parsed, path)
+                _text(value, location, parsed.values, path)
             continue
         pending.extend((item, (*location, key)) for key, item in items)
     return parsed
 
 
-def _text(text: str, location: tuple[str | int, ...], parsed: Parsed, path: str | None) -> None:
+def _text(
+    text: str,
+    location: tuple[str | int, ...],
+    positions: Mapping[tuple[str | int, ...], tuple[int, int]],
+    path: str | None,
+) -> None:
     if text.isascii():
         return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        line, col = parsed.positions.get(location, (1, 1))
+        line, col = positions.get(location, (1, 1))
         raise FlowFileError(
             "the text holds a lone surrogate escape, which is not a character",
             path=path,
@@ -284,6 +289,7 @@ def _yaml_text(data: dict[str, Any]) -> str:
         {"ignore_aliases": ignore_aliases, "increase_indent": increase_indent},
     )
     dumper.add_representer(str, text)
+    add_number_resolver(dumper)  # so that text such as "1e3" is quoted
     dumped: str = yaml.dump(
         data,
         Dumper=dumper,

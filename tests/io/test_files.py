@@ -421,3 +421,402 @@ def test_load_of_dump_is_the_same_flow(flow: Flow, fmt: str) -> None:
     assert back.description == flow.description
     assert dump_flow(back, format=fmt) == text  # type: ignore[arg-type]
     assert load_flow(text).definition_digest == flow.definition_digest  # format sniffed
+
+
+# ---- malformed files: each a FlowFileError at a position, never a traceback ---------
+
+HEAD = "format_version: 1\nkind: dag\nname: x\n"
+STEP = HEAD + "steps:\n  - id: a\n    tool: t\n"
+JHEAD = '{"format_version": 1, "kind": "dag", "name": "x", '
+
+MALFORMED = [
+    # (case, text, line, col, words in the message, words in the hint)
+    (
+        "unknown step key",
+        STEP + "    dependson: [b]\n",
+        7,
+        5,
+        "unknown key 'dependson'",
+        "did you mean 'depends_on'",
+    ),
+    (
+        "map key on a step",
+        STEP + "    item: x\n",
+        7,
+        5,
+        "unknown key 'item'",
+        "belongs to map steps",
+    ),
+    ("unknown top key", HEAD + "stepz: []\n", 4, 1, "unknown key 'stepz'", "did you mean 'steps'"),
+    (
+        "unknown retry key",
+        STEP + "    retry: {max_atempts: 2}\n",
+        7,
+        13,
+        "unknown key 'max_atempts'",
+        "max_attempts",
+    ),
+    (
+        "missing map key",
+        HEAD + "steps:\n  - id: a\n    over: xs\n    tool: t\n",
+        5,
+        5,
+        "missing the required key 'item'",
+        "item",
+    ),
+    ("missing name", "format_version: 1\nkind: dag\nsteps: []\n", 1, 1, "no 'name'", "name"),
+    ("missing steps", HEAD, 1, 1, "no 'steps'", "steps"),
+    ("steps not a list", HEAD + "steps: 3\n", 4, 8, "'steps' must be a list", "'- '"),
+    ("step not a mapping", HEAD + "steps:\n  - a\n", 5, 5, "must be a mapping", "id"),
+    (
+        "wrong type",
+        STEP + "    when: [1]\n",
+        7,
+        11,
+        "'when' of step 1 ('a') is invalid",
+        "docs/flow-files.md",
+    ),
+    (
+        "version a number",
+        HEAD + "version: 2\nsteps: []\n",
+        4,
+        10,
+        "'version' is invalid",
+        'version: "2"',
+    ),
+    (
+        "bad step id",
+        HEAD + "steps:\n  - id: 'a b'\n    tool: t\n",
+        5,
+        9,
+        "not a valid step id",
+        "letters",
+    ),
+    (
+        "bad default id",
+        "format_version: 1\nkind: flow\nname: x\nsteps:\n  - flow: 'a b'\n",
+        5,
+        11,
+        "no id",
+        "explicit id",
+    ),
+    ("bad retry", STEP + "    retry: {max_attempts: 0}\n", 7, 27, "max_attempts=0", "finite"),
+    ("quoted number", STEP + "    timeout_s: '5'\n", 7, 16, "must be a number", "quotes"),
+    ("bad timeout", STEP + "    timeout_s: -1\n", 7, 16, "timeout_s=-1", "timeout"),
+    (
+        "bad input source",
+        STEP + "    inputs: {q: 3}\n",
+        7,
+        17,
+        "context key (text) or {literal: value}",
+        "literal",
+    ),
+    (
+        "bad literal form",
+        STEP + "    inputs: {q: {literal: 1, x: 2}}\n",
+        7,
+        17,
+        "{literal: value}",
+        "literal",
+    ),
+    (
+        "bad on_error",
+        STEP + "    on_error: explode\n",
+        7,
+        15,
+        "'on_error' of step 1",
+        "fallback:<tool>",
+    ),
+    (
+        "bad tools",
+        HEAD + "tools: {t: 'not a path'}\nsteps: []\n",
+        4,
+        12,
+        "import path",
+        "module:attribute",
+    ),
+    (
+        "bad kind",
+        "format_version: 1\nkind: daq\nname: x\nsteps: []\n",
+        2,
+        7,
+        "'daq' is not a flow kind",
+        "did you mean 'dag'",
+    ),
+    ("no kind", "format_version: 1\nname: x\nsteps: []\n", 1, 1, "no 'kind'", "kind: flow"),
+    (
+        "format 2",
+        "format_version: 2\nkind: dag\nname: x\nsteps: []\n",
+        1,
+        17,
+        "format_version 2 is not supported",
+        "format_version: 1",
+    ),
+    (
+        "format text",
+        "format_version: '1'\nkind: dag\nname: x\nsteps: []\n",
+        1,
+        17,
+        "not supported",
+        "format_version: 1",
+    ),
+    ("no format", "kind: dag\nname: x\nsteps: []\n", 1, 1, "no 'format_version'", "first line"),
+    (
+        "bad schema",
+        HEAD + "input_schema: {type: object, properties: {q: {type: strin}}}\nsteps: []\n",
+        4,
+        53,
+        "not a valid JSON Schema",
+        "JSON Schema",
+    ),
+    ("duplicate key", HEAD + "steps: []\nname: y\n", 5, 1, "duplicate key 'name'", "once"),
+    ("duplicate nested key", STEP + "    tool: u\n", 7, 5, "duplicate key 'tool'", "once"),
+    ("alias", HEAD + "steps: &s []\ndescription: *s\n", 5, 14, "aliases", "in full"),
+    (
+        "python tag",
+        HEAD + "steps: !!python/object/apply:os.system ['true']\n",
+        4,
+        8,
+        "!!python/object/apply:os.system",
+        "plain",
+    ),
+    ("custom tag", HEAD + "steps: !mine []\n", 4, 8, "!mine", "plain"),
+    ("binary", HEAD + "description: !!binary aGk=\nsteps: []\n", 4, 14, "!!binary", "plain"),
+    ("timestamp", HEAD + "version: 2024-01-01\nsteps: []\n", 4, 10, "!!timestamp", "quote"),
+    ("set", HEAD + "steps: !!set {a: null}\n", 4, 8, "!!set", "plain"),
+    ("merge key", HEAD + "steps: []\n<<: {a: 1}\n", 5, 1, "merge keys", "in full"),
+    ("non-text key", HEAD + "steps: []\n1: 2\n", 5, 1, "not text", "quote"),
+    ("list key", HEAD + "steps: []\n? [a]\n: 1\n", 5, 3, "must be text", "plain names"),
+    ("yaml inf", STEP + "    timeout_s: .inf\n", 7, 16, "not a finite number", "NaN"),
+    ("yaml nan", STEP + "    inputs: {q: {literal: .NaN}}\n", 7, 27, "not a finite number", "NaN"),
+    (
+        "huge int",
+        STEP + "    inputs: {q: {literal: " + "9" * 5000 + "}}\n",
+        7,
+        27,
+        "too large",
+        "4300",
+    ),
+    (
+        "two documents",
+        HEAD + "steps: []\n---\na: 1\n",
+        5,
+        1,
+        "more than one YAML document",
+        "'---'",
+    ),
+    ("tab indent", HEAD + "steps:\n\t- a\n", 5, 1, "invalid YAML", "spaces"),
+    (
+        "control character",
+        HEAD + 'steps: []\ndescription: "\x07"\n',
+        5,
+        15,
+        "control characters",
+        "printable",
+    ),
+    ("bad yaml", HEAD + "steps: [\n", 5, 1, "invalid YAML", "indentation"),
+    ("top-level list", "- a\n- b\n", 1, 1, "not a list", "format_version"),
+    ("top-level text", "just words\n", 1, 1, "not the text", "format_version"),
+    ("empty", "\n\n", 1, 1, "empty", "format_version"),
+    ("only a comment", "# nothing here\n", 1, 1, "empty", "format_version"),
+    (
+        "json NaN",
+        JHEAD + '"steps": [], "description": NaN}',
+        1,
+        79,
+        "NaN is not a JSON number",
+        "finite",
+    ),
+    ("json Infinity", JHEAD + '"steps": [-Infinity]}', 1, 61, "-Infinity", "finite"),
+    ("json huge float", JHEAD + '"steps": [1e999]}', 1, 61, "too large", "finite"),
+    ("json huge int", JHEAD + '"steps": [' + "1" * 5000 + "]}", 1, 61, "too large", "4300"),
+    (
+        "json duplicate",
+        JHEAD + '\n "name": "y", "steps": []}',
+        2,
+        2,
+        "duplicate key 'name'",
+        "once",
+    ),
+    ("json syntax", JHEAD + '\n "steps": [] "x": 1}', 2, 14, "invalid JSON", "commas"),
+    (
+        "json surrogate",
+        JHEAD + '"description": "\\ud800", "steps": []}',
+        1,
+        66,
+        "lone surrogate",
+        "character",
+    ),
+    ("json trailing", JHEAD + '"steps": []} []', 1, 64, "invalid JSON", "commas"),
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("text", "line", "col", "message", "hint"),
+    [pytest.param(*case[1:], id=case[0]) for case in MALFORMED],
+)
+def test_a_malformed_file_is_one_positioned_error(
+    text: str, line: int, col: int, message: str, hint: str
+) -> None:
+    error = load_error(text)
+    assert (error.line, error.col) == (line, col), str(error)
+    assert message in error.message, str(error)
+    assert error.hint is not None and hint in error.hint, str(error)
+    assert error.path is None and str(error).startswith(f"<text>:{line}:{col}: [DW-E018] ")
+    assert error.code == "DW-E018"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_deep_nesting_is_refused_without_recursion(fmt: str) -> None:
+    depth = 100_000
+    if fmt == "yaml":
+        text = STEP + "    inputs: {q: {literal: " + "[" * depth + "]" * depth + "}}\n"
+    else:
+        text = JHEAD + '"steps": ' + "[" * depth + "]" * depth + "}"
+    error = load_error(text, format=fmt)
+    assert "nest" in error.message and error.line is not None
+
+
+def test_nesting_within_the_bound_loads() -> None:
+    value: object = "leaf"
+    for _ in range(150):
+        value = [value]
+    flow = DAGFlow("x", [Step(id="a", tool="t", inputs={"q": Literal(value)})])
+    for fmt in ("yaml", "json"):
+        assert load_flow(dump_flow(flow, format=fmt)) == flow  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(30)
+def test_billion_laughs_is_refused_at_the_first_alias() -> None:
+    lines = ["format_version: 1", "kind: dag", "name: x", "a0: &a0 [lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 30)]
+    error = load_error("\n".join(lines) + "\nsteps: []\n")
+    assert "aliases" in error.message and (error.line, error.col) == (5, 10)
+
+
+def test_python_tags_never_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    text = HEAD + f"steps: !!python/object/apply:os.system ['touch {marker}']\n"
+    load_error(text)
+    assert not marker.exists()
+
+
+def test_a_missing_file_a_directory_and_other_bytes(tmp_path: Path) -> None:
+    missing = load_error(str(tmp_path / "nope.yaml"))
+    assert missing.message == "no such file" and missing.path == str(tmp_path / "nope.yaml")
+    assert missing.line is None
+    folder = load_error(str(tmp_path))
+    assert "directory" in folder.message
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"format_version: 1\nname: caf\xe9\n")
+    error = load_error(str(latin))
+    assert (error.line, error.col) == (2, 10) and "UTF-8" in error.message
+    with pytest.raises(FlowFileError):
+        load_flow(42)  # type: ignore[arg-type]
+    with pytest.raises(FlowFileError):
+        load_flow(RESEARCH, format="toml")  # type: ignore[arg-type]
+
+
+def test_a_bom_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + RESEARCH.encode())
+    assert load_flow(path) == EXPECTED
+
+
+def test_a_file_too_large_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagwright.io import files
+
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 100)
+    path = tmp_path / "big.yaml"
+    path.write_text(RESEARCH, encoding="utf-8")
+    assert "larger than" in load_error(str(path)).message
+
+
+def test_json_positions_are_recorded() -> None:
+    text = dump_flow(EXPECTED, format="json")
+    source = flow_source(load_flow(text))
+    assert source is not None
+    lines = text.splitlines()
+    line, col = source.position(("steps", 1, "over"))
+    assert lines[line - 1][col - 1 :].startswith('"over": "results"')
+    line, col = source.position(("steps", 1, "depends_on", 0))
+    assert lines[line - 1][col - 1 :].startswith('"search"')
+
+
+@pytest.mark.timeout(60)
+def test_the_pure_python_yaml_parser_reads_files_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    yaml_cases = [case for case in MALFORMED if not case[1].startswith("{")]
+    with_libyaml = [str(load_error(case[1])) for case in yaml_cases]
+    assert load_flow(RESEARCH) == EXPECTED
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    without = [str(load_error(case[1])) for case in yaml_cases]
+    assert load_flow(RESEARCH) == EXPECTED
+    source = flow_source(load_flow(RESEARCH))
+    assert source is not None and source.position(("steps", 1, "depends_on", 0)) == (22, 18)
+    differ = [(a, b) for a, b in zip(with_libyaml, without, strict=True) if a != b]
+    # The two parsers word some syntax errors differently; positions and refusals agree.
+    assert all(a.split(" [")[0] == b.split(" [")[0] for a, b in differ), differ
+    deep = STEP + "    inputs: {q: {literal: " + "[" * 10_000 + "]" * 10_000 + "}}\n"
+    assert "deeper than 256" in load_error(deep).message
+
+
+YAML_LOOKALIKES = [
+    "1e3",
+    "-1.5E+2",
+    "yes",
+    "off",
+    "null",
+    "~",
+    "2024-01-01",
+    "<<",
+    "*a",
+    "&a",
+    "!tag",
+    "0x10",
+    "1:30",
+    ".inf",
+    ".NaN",
+    "=",
+    "- x",
+    "# c",
+    "a: b",
+    "'",
+    '"',
+    "\x85",
+    "\u2028",
+    "\ufeffx",
+    " padded ",
+    "tab\there",
+    "line\nbreaks\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_LOOKALIKES)
+def test_text_that_looks_like_other_yaml_stays_text(text: str) -> None:
+    flow = Flow(
+        text.strip() or "x",
+        [Step(tool="a", inputs={text: text, "q": Literal(text)})],
+        description=text,
+        version=text,
+    )
+    for fmt in ("yaml", "json"):
+        back = load_flow(dump_flow(flow, format=fmt), format=fmt)  # type: ignore[arg-type]
+        assert back == flow and back.description == text
+
+
+def test_the_source_survives_pickling_and_deep_copies() -> None:
+    import copy
+    import pickle
+
+    flow = load_flow(RESEARCH)
+    for clone in (pickle.loads(pickle.dumps(flow)), copy.deepcopy(flow), copy.copy(flow)):
+        assert clone == flow and clone.definition_digest == flow.definition_digest
+        source = flow_source(clone)
+        assert source is not None and dict(source.tools) == {"search": "myapp.tools:search"}
+        assert source.position(("steps", 2)) == (23, 5)

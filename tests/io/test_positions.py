@@ -384,3 +384,17 @@ def test_flow_level_findings_point_at_the_flow_start() -> None:
 
 def diagnostics_of(flow: Flow) -> tuple[Diagnostic, ...]:
     return findings(flow, TOOLS, REGISTRY)
+
+
+def test_json_files_get_positions_too(tmp_path: Path) -> None:
+    path = tmp_path / "f.flow.json"
+    path.write_text(
+        '{"format_version": 1, "kind": "dag", "name": "f", "description": "A flow.",\n'
+        ' "steps": [\n'
+        '   {"id": "a", "tool": "double"},\n'
+        '   {"id": "b", "tool": "inc", "depends_on": ["a", "zzz"]}\n'
+        " ]}\n",
+        encoding="utf-8",
+    )
+    (diagnostic,) = [d for d in diagnostics_of(load_flow(path)) if d.code == "DW102"]
+    assert (diagnostic.path, diagnostic.line, diagnostic.col) == (str(path), 4, 51)
