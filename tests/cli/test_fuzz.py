@@ -177,11 +177,11 @@ FILES = st.one_of(
 )
 
 
-def _invoke(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+def _invoke(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
     capsys.readouterr()
     code = main(argv)
     captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    return code, captured.out, captured.err
 
 
 def _check(command: str, code: int, printed: str) -> None:
@@ -192,13 +192,16 @@ def _check(command: str, code: int, printed: str) -> None:
         assert "DW-E" in printed or "usage:" in printed or "error:" in printed, printed
 
 
-def _write(directory: Path, content: str | bytes, suffix: str) -> str:
+def _write(directory: Path, content: str | bytes, suffix: str) -> list[str]:
+    """The fuzzed file and, beside it, the sub-flow file that ``OUTER`` calls."""
     path = directory / f"flow{suffix}"
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8", errors="surrogatepass")
-    return str(path)
+    branches = directory / "branches.flow.yaml"
+    branches.write_text(BRANCHES, encoding="utf-8")
+    return [str(path), str(branches)]
 
 
 @SETTINGS
@@ -211,17 +214,12 @@ def test_lint_never_shows_a_traceback(
     capsys: pytest.CaptureFixture[str], content: str | bytes, suffix: str, form: str
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        directory = Path(scratch)
-        path = _write(directory, content, suffix)
-        branches = directory / "branches.flow.yaml"
-        branches.write_text(BRANCHES, encoding="utf-8")
+        files = _write(Path(scratch), content, suffix)
         for extra in ([], ["--tools", "tests.cli.cli_tools"]):
-            capsys.readouterr()
-            code = main(["lint", path, str(branches), "--format", form, *extra])
-            captured = capsys.readouterr()
-            _check("lint", code, captured.out + captured.err)
+            code, out, err = _invoke(capsys, ["lint", *files, "--format", form, *extra])
+            _check("lint", code, out + err)
             if form in ("json", "sarif"):
-                json.loads(captured.out)  # machine formats stay parseable, whatever the input
+                json.loads(out)  # machine formats stay parseable, whatever the input
 
 
 @SETTINGS
@@ -238,13 +236,10 @@ def test_run_never_shows_a_traceback(
     capsys: pytest.CaptureFixture[str], content: str | bytes, suffix: str, given_input: str
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        directory = Path(scratch)
-        path = _write(directory, content, suffix)
-        branches = directory / "branches.flow.yaml"
-        branches.write_text(BRANCHES, encoding="utf-8")
+        files = _write(Path(scratch), content, suffix)
         argv = [
-            "run", path, str(branches), "--tools", "tests.cli.cli_tools", "--input", given_input,
-            "--store", str(directory / "runs.sqlite"), "--no-progress",
+            "run", *files, "--tools", "tests.cli.cli_tools", "--input", given_input,
+            "--store", str(Path(scratch) / "runs.sqlite"), "--no-progress",
         ]  # fmt: skip
-        code, printed = _invoke(capsys, argv)
-        _check("run", code, printed)
+        code, out, err = _invoke(capsys, argv)
+        _check("run", code, out + err)
