@@ -526,6 +526,59 @@ def test_a_resumed_fail_fast_map_reruns_only_its_failed_instance(store: Checkpoi
     ]
 
 
+def test_a_resumed_sub_flow_reads_back_completed_with_its_inner_steps(
+    store: Checkpointer,
+) -> None:
+    DOWN["outage"] = True
+    inner = Flow("remote", [Step(tool="label"), Step(tool="outage")])
+    outer = DAGFlow("calls", [Step(id="call", flow="remote")])
+    found = FlowRegistry()
+    found.register(inner)
+    with FlowExecutor(MORE, registry=found, checkpointer=store) as ex:
+        failed = ex.run(outer, {"seed": 2}, run_id="sub")
+        assert read_run(store, "sub", flow=outer).steps == failed.steps
+        DOWN["outage"] = False
+        resumed = ex.resume("sub", outer).raise_for_error()
+    stored = read_run(store, "sub", flow=outer)
+    assert stored.steps == resumed.steps
+    assert [(c.step_id, c.status) for c in stored.step("call").children] == [
+        ("label", "completed"),
+        ("outage", "completed"),
+    ]
+    assert kinds(store, "sub") == [
+        ("step", "label", None),
+        ("failure", "outage", None),
+        ("failure", "call", None),
+        ("step", "outage", None),
+        ("step", "call", None),
+    ]
+
+
+def test_a_map_of_sub_flows_records_a_failed_instance_whole(store: Checkpointer) -> None:
+    inner = Flow("per_item", [Step(tool="twice")])
+    flow = DAGFlow(
+        "maps_of_flows",
+        [MapStep(id="fan", over="items", flow="per_item", item="n", results="r",
+                 max_concurrency=1)],
+    )  # fmt: skip
+    found = FlowRegistry()
+    found.register(inner)
+    with FlowExecutor(MORE, registry=found, checkpointer=store, max_concurrency=1) as ex:
+        result = ex.run(flow, {"items": [1, 13, 2]}, run_id="mf")
+    assert not result.success
+    stored = read_run(store, "mf", flow=flow)
+    assert stored.steps == result.steps
+    [ok, bad] = stored.step("fan").children
+    assert (ok.status, bad.status, bad.index) == ("completed", "failed", 1)
+    assert [(c.step_id, c.status) for c in bad.children] == [("twice", "failed")]
+    # the instance is the unit: nothing inside it is journaled on its own
+    assert kinds(store, "mf") == [
+        ("instance", "fan", 0),
+        ("failure", "fan", 1),
+        ("failure", "fan", None),
+    ]
+
+
 class Recording(InMemoryCheckpointer):
     """Notes each journal write and the final status, in the order they happen."""
 

@@ -255,8 +255,8 @@ class _Journal:
             if not all(isinstance(part, str | int) for part in path):
                 raise ValueError(f"frame path {list(path)!r}")
             if kind == "step" or (kind == FAILURE and "index" not in entry):
-                self._keep((path, step_id, None), kind, self.steps.setdefault(path, {}), step_id,
-                           record)  # fmt: skip
+                steps = self.steps.setdefault(path, {})
+                self._keep((path, step_id, None), kind, steps, step_id, record)
                 return
             index, count = entry["index"], entry["count"]
             if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
