@@ -11,8 +11,8 @@ marks itself ``interrupted``; the command that resumes it is printed, and the ex
 is 130. The run id is chosen before the run starts (``FlowExecutor.new_run_id()`` when
 ``--run-id`` is not given), so it can always be printed.
 
-``--json`` prints only the result on stdout (see :func:`result_json`); progress and log
-lines then go to stderr.
+``--json`` prints only the result on stdout (:meth:`ExecutionResult.to_dict`); progress
+and log lines then go to stderr.
 """
 
 from __future__ import annotations
@@ -38,25 +38,6 @@ from dagwright.results import ExecutionResult
 if TYPE_CHECKING:
     from dagwright import FlowExecutor
     from dagwright.flows import Flow
-
-
-def result_json(result: ExecutionResult) -> dict[str, Any]:
-    """The ``--json`` form of a result (a stable shape): ``run_id``, ``flow``,
-    ``version``, ``success``, ``status`` (``succeeded``/``failed``), ``digest``,
-    ``output`` (the final context), ``error`` (``ErrorInfo.to_dict()`` or null) and
-    ``steps`` (``StepRecord.to_dict()`` each, with times)."""
-    error = result.error
-    return {
-        "run_id": result.run_id,
-        "flow": result.flow_name,
-        "version": result.flow_version,
-        "success": result.success,
-        "status": "succeeded" if result.success else "failed",
-        "digest": result.digest,
-        "output": result.output,
-        "error": None if error is None else error.to_dict(),
-        "steps": [record.to_dict() for record in result.steps],
-    }
 
 
 def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
@@ -209,7 +190,7 @@ def command(args: argparse.Namespace) -> int:
     assert display is not None
     display.finish(result)
     if args.json:
-        print(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     return OK if result.success else FAILED
 
 
