@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dagwright.errors import CheckpointNotFoundError, FlowInputError
+from dagwright.errors import FlowInputError
 
 if TYPE_CHECKING:
     from dagwright.checkpoint import SQLiteCheckpointer
@@ -62,10 +62,3 @@ def parse_inputs(text: str | None) -> dict[str, Any]:
             hint="wrap the values in an object, e.g. --input '{\"n\": 3}'",
         )
     return value
-
-
-def unknown_run(error: CheckpointNotFoundError, store: str) -> CheckpointNotFoundError:
-    """The library's unknown-run error, with a hint for the command line."""
-    return CheckpointNotFoundError(
-        error.message, hint=f"see the stored runs with `dagwright runs list --store {store}`"
-    )

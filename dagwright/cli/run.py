@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import open_store, parse_inputs, unknown_run, use_cwd_imports
-from dagwright.cli._errors import FAILED, INTERRUPTED, OK
+from dagwright.cli._common import open_store, parse_inputs, use_cwd_imports
+from dagwright.cli._errors import FAILED, INTERRUPTED, OK, command_line_error
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
 from dagwright.errors import CheckpointNotFoundError, RunExistsError
 from dagwright.results import ExecutionResult
@@ -133,12 +133,7 @@ def command(args: argparse.Namespace) -> int:
     display: Display | None = None
     try:
         with _log_lines() as logs:
-            if args.resume is not None:
-                try:
-                    inputs = dict(store.header(run_id).inputs)
-                except CheckpointNotFoundError as error:
-                    raise unknown_run(error, store_path) from None
-            tracker = Tracker(flow, inputs)
+            tracker = Tracker(flow)
             with (
                 FlowExecutor(
                     unique,
@@ -155,7 +150,7 @@ def command(args: argparse.Namespace) -> int:
                     if args.resume is not None:
                         from dagwright.checkpoint import read_run
 
-                        tracker.restored(read_run(store, run_id, flow=flow).steps)
+                        tracker.restored(read_run(store, run_id, flow=flow))
                     if not args.no_progress and out.isatty():
                         title = f"{flow.name} v{flow.version}  run {run_id}"
                         display = LiveDisplay(tracker, out, title=title)
@@ -216,18 +211,13 @@ def _start(
     store_path: str,
 ) -> Iterator[Any]:
     """The run's stream: a resume with ``--resume``, else a new run with ``run_id``."""
-    if args.resume is not None:
-        return executor.stream_resume(run_id, flow)
     try:
+        if args.resume is not None:
+            return executor.stream_resume(run_id, flow)
         return executor.stream(flow, inputs, run_id=run_id)
-    except RunExistsError as error:
-        raise RunExistsError(
-            error.message,
-            hint=f"finish it with `{resume_command(args, run_id, store_path)}`, or pick "
-            "another --run-id",
-            path=error.path,
-            run_id=error.run_id,
-        ) from None
+    except (CheckpointNotFoundError, RunExistsError) as error:
+        resume = resume_command(args, run_id, store_path)
+        raise command_line_error(error, store=store_path, resume=resume) from None
 
 
 def _drive(stream: Iterator[Any], display: Display) -> ExecutionResult:

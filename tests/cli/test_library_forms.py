@@ -5,11 +5,15 @@ compiler's diagnostics, each once."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+from dagwright import tool
+from dagwright.events import Event
 from dagwright.results import ExecutionResult
 from tests.cli.conftest import Cli
 from tests.cli.flows import FAILING, SUMS, write
@@ -37,3 +41,70 @@ def test_run_json_prints_exactly_the_results_to_dict(
     assert len(made) == 1
     assert json.loads(out) == made[0]
     assert out == json.dumps(made[0], indent=2, ensure_ascii=False) + "\n"
+
+
+FAIL_ON: set[int] = set()
+
+
+class Echoed(BaseModel):
+    echoed: int
+
+
+@tool
+def echo(n: int) -> Echoed:
+    """Returns its item; fails for the items in FAIL_ON."""
+    if n in FAIL_ON:
+        raise ValueError(f"not {n}")
+    return Echoed(echoed=n)
+
+
+POINTED = """\
+format_version: 1
+kind: dag
+name: pointed
+version: "1"
+steps:
+  - id: each
+    over: /batch/items
+    item: n
+    tool: echo
+    results: echoed
+    max_concurrency: 1
+"""
+
+HERE = ("--tools", "tests.cli.test_library_forms")
+
+
+def test_progress_counts_the_items_of_an_over_given_as_a_json_pointer(tmp_path: Path) -> None:
+    from dagwright import FlowExecutor, load_flow
+    from dagwright.cli._progress import Tracker
+
+    flow = load_flow(POINTED)
+    tracker = Tracker(flow)
+    seen = []
+    with FlowExecutor([echo], max_concurrency=1) as ex:
+        for event in ex.stream(flow, {"batch": {"items": [7, 8, 9]}}):
+            if isinstance(event, Event):
+                tracker.event(event)
+                seen += [instances for _, _, instances in tracker.snapshot()[1]]
+    assert seen[0] == "0/3"
+    assert seen[-1] == "3/3"
+    assert all(text.endswith("/3") for text in seen)
+
+
+def test_a_resumed_map_counts_its_restored_instances(cli: Cli, tmp_path: Path) -> None:
+    flow = write(tmp_path, "pointed.flow.yaml", POINTED)
+    store = str(tmp_path / "runs.sqlite")
+    inputs = json.dumps({"batch": {"items": [1, 2, 3, 4, 5]}})
+    FAIL_ON.add(3)
+    try:
+        code, out, _ = cli("run", flow, *HERE, "--input", inputs, "--store", store,
+                           "--run-id", "p1")  # fmt: skip
+    finally:
+        FAIL_ON.clear()
+    assert code == 1
+    assert "[1/1] each failed" in out
+    # items 1 and 2 are in the journal; the resume runs 3, 4 and 5 and counts all five
+    code, out, err = cli("run", flow, *HERE, "--resume", "p1", "--store", store)
+    assert code == 0, err
+    assert re.fullmatch(r"\[1/1\] each completed \d+\.\d\ds \(5 instances\)", out.splitlines()[0])
