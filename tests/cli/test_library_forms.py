@@ -108,3 +108,78 @@ def test_a_resumed_map_counts_its_restored_instances(cli: Cli, tmp_path: Path) -
     code, out, err = cli("run", flow, *HERE, "--resume", "p1", "--store", store)
     assert code == 0, err
     assert re.fullmatch(r"\[1/1\] each completed \d+\.\d\ds \(5 instances\)", out.splitlines()[0])
+
+
+def test_command_line_error_trades_the_python_hints_for_commands() -> None:
+    from dagwright.cli._errors import command_line_error
+    from dagwright.errors import CheckpointNotFoundError, FlowInputError, RunExistsError
+
+    unknown = CheckpointNotFoundError(
+        "no checkpoint for run 'x' in s", hint="list stored runs with checkpointer.runs()"
+    )
+    rewritten = command_line_error(unknown, store="my runs.sqlite")
+    assert type(rewritten) is CheckpointNotFoundError
+    assert (rewritten.code, rewritten.message) == ("DW-E009", unknown.message)
+    assert rewritten.hint == (
+        "see the stored runs with `dagwright runs list --store 'my runs.sqlite'`"
+    )
+    exists = RunExistsError(
+        "run 'r' already has a checkpoint in s",
+        hint="resume it with executor.resume(run_id), or pick another run_id",
+        path="s",
+        run_id="r",
+    )
+    rewritten = command_line_error(exists, store="s", resume="dagwright run f.yaml --resume r")
+    assert type(rewritten) is RunExistsError
+    assert (rewritten.message, rewritten.path, rewritten.run_id) == (exists.message, "s", "r")
+    assert rewritten.hint == (
+        "finish it with `dagwright run f.yaml --resume r`, or pick another --run-id"
+    )
+    assert command_line_error(exists, store="s") is exists  # no command to offer
+    other = FlowInputError("bad", hint="fix it")
+    assert command_line_error(other, store="s") is other
+
+
+def test_no_command_shows_a_python_hint_for_an_unknown_or_taken_run(
+    cli: Cli, tmp_path: Path
+) -> None:
+    flow = write(tmp_path, "sums.flow.yaml", SUMS)
+    store = str(tmp_path / "runs.sqlite")
+    code, _, err = cli("run", flow, *TOOLS, "--input", '{"n": 1}', "--store", store,
+                       "--run-id", "r1")  # fmt: skip
+    assert code == 0, err
+    listing = f"  hint: see the stored runs with `dagwright runs list --store {store}`"
+    for argv in (
+        ["runs", "show", "nope", "--store", store],
+        ["runs", "delete", "nope", "--store", store],
+        ["graph", flow, "--run", "nope", "--store", store],
+        ["run", flow, *TOOLS, "--resume", "nope", "--store", store],
+    ):
+        code, out, err = cli(*argv)
+        assert (code, out) == (2, ""), argv
+        assert err.splitlines() == [
+            f"dagwright: error: [DW-E009] no checkpoint for run 'nope' in {store}",
+            listing,
+        ], argv
+    code, _, err = cli("run", flow, *TOOLS, "--input", '{"n": 1}', "--store", store,
+                       "--run-id", "r1")  # fmt: skip
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        f"  hint: finish it with `dagwright run {flow} --tools tests.cli.cli_tools --resume r1 "
+        f"--store {store}`, or pick another --run-id"
+    )
+
+
+def test_only_the_errors_module_rewrites_library_errors() -> None:
+    import ast
+
+    from tests.cli.conftest import ROOT
+
+    rebuilt = {"CheckpointNotFoundError", "RunExistsError"}
+    for path in sorted((ROOT / "dagwright" / "cli").glob("*.py")):
+        if path.name == "_errors.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in rebuilt, f"{path.name}:{node.lineno}"
