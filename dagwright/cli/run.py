@@ -51,11 +51,19 @@ def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
 
 class _LogLines(logging.Handler):
     """dagwright's warnings as ``dagwright: warning: ...`` lines on the current stderr
-    (looked up per record, so a live display that redirects stderr keeps them tidy)."""
+    (looked up per record, so a live display that redirects stderr keeps them tidy). A
+    record that carries ``diagnostics`` (the executor's ``flow_warnings``) is printed as
+    those diagnostics, one line each with its file position."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            print(f"dagwright: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+            level = record.levelname.lower()
+            diagnostics = getattr(record, "diagnostics", None)
+            if diagnostics:
+                for diagnostic in diagnostics:
+                    print(f"dagwright: {level}: {diagnostic.format()}", file=sys.stderr)
+            else:
+                print(f"dagwright: {level}: {record.getMessage()}", file=sys.stderr)
         except Exception:
             self.handleError(record)
 
@@ -143,7 +151,6 @@ def command(args: argparse.Namespace) -> int:
                 ) as executor,
                 _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
             ):
-                _warn(executor, flow, logs)
                 stream: Iterator[Any] | None = None
                 try:
                     stream = _start(executor, args, flow, inputs, run_id, store_path)
@@ -187,19 +194,6 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     return OK if result.success else FAILED
-
-
-def _warn(executor: FlowExecutor, flow: Flow, logs: logging.Handler) -> None:
-    """Compile the flow first, so its warnings are printed as diagnostics (with their
-    file positions) rather than as the executor's log record of them."""
-    level = logs.level
-    logs.setLevel(logging.ERROR)
-    try:
-        compiled = executor.compile(flow)
-    finally:
-        logs.setLevel(level)
-    for diagnostic in compiled.all_warnings:
-        print(f"dagwright: warning: {diagnostic.format()}", file=sys.stderr)
 
 
 def _start(

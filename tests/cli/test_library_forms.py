@@ -183,3 +183,100 @@ def test_only_the_errors_module_rewrites_library_errors() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id not in rebuilt, f"{path.name}:{node.lineno}"
+
+
+INNER = """\
+format_version: 1
+kind: dag
+name: inner
+version: "1"
+steps:
+  - id: double
+    tool: double
+  - id: square
+    tool: square
+  - id: add
+    tool: add
+    depends_on: [double, square]
+  - id: again
+    tool: add
+    depends_on: [add]
+"""
+
+TWICE = """\
+format_version: 1
+kind: dag
+name: twice
+version: "1"
+steps:
+  - id: first
+    flow: inner
+  - id: second
+    flow: inner
+    depends_on: [first]
+"""
+
+
+def _warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("dagwright: warning: ")]
+
+
+def test_each_warning_is_printed_once_with_its_position(cli: Cli, tmp_path: Path) -> None:
+    flow = write(tmp_path, "failing.flow.yaml", FAILING)
+    store = str(tmp_path / "runs.sqlite")
+    position = f"dagwright: warning: {flow}:13:5: DW301 warning [step 'publish']: "
+    for argv in (
+        ["--input", '{"n": 3}', "--run-id", "w1"],
+        ["--input", '{"n": 3}', "--json"],
+        ["--resume", "w1"],
+    ):
+        code, _, err = cli("run", flow, *TOOLS, "--store", store, *argv)
+        assert code == 1, argv
+        assert len(_warnings(err)) == 1, (argv, err)
+        assert _warnings(err)[0].startswith(position), argv
+        assert "flow_warnings" not in err
+
+
+def test_a_sub_flows_warnings_are_printed_once_each(cli: Cli, tmp_path: Path) -> None:
+    from dagwright import FlowExecutor, FlowRegistry
+    from dagwright.io import load_flows
+    from tests.cli.cli_tools import TOOLS as ALL
+
+    outer = write(tmp_path, "twice.flow.yaml", TWICE)
+    inner = write(tmp_path, "inner.flow.yaml", INNER)
+    code, _, err = cli("run", outer, inner, *TOOLS, "--input", '{"n": 2}',
+                       "--store", str(tmp_path / "runs.sqlite"))  # fmt: skip
+    assert code == 0, err
+    flows = load_flows([outer, inner])
+    registry = FlowRegistry()
+    for each in flows:
+        registry.register(each)
+    with FlowExecutor(ALL, registry=registry) as ex:
+        expected = [f"dagwright: warning: {d.format()}" for d in ex.compile(flows[0]).all_warnings]
+    assert len(expected) == 4  # three of the outer flow's, one of the sub-flow's
+    assert _warnings(err) == expected
+    assert all(line.startswith(f"dagwright: warning: {outer}:") for line in expected)
+    assert any("in sub-flow 'inner' at step 'again'" in line for line in expected)
+
+
+def test_the_executors_warning_record_carries_the_diagnostics(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from dagwright import FlowExecutor, load_flow
+    from tests.cli.cli_tools import TOOLS as ALL
+
+    flow = load_flow(Path(write(tmp_path, "failing.flow.yaml", FAILING)))
+    with caplog.at_level(logging.WARNING, logger="dagwright"), FlowExecutor(ALL) as ex:
+        compiled = ex.compile(flow)
+        ex.run(flow, {"n": 1})
+        ex.run(flow, {"n": 2})
+    records = [r for r in caplog.records if "flow_warnings" in r.getMessage()]
+    assert len(records) == 1  # once per plan, however many runs
+    diagnostics = records[0].diagnostics  # type: ignore[attr-defined]
+    assert diagnostics == compiled.all_warnings
+    assert [(d.code, d.path, d.line, d.col) for d in diagnostics] == [
+        ("DW301", str(tmp_path / "failing.flow.yaml"), 13, 5)
+    ]
+    assert "DW301" in records[0].getMessage()  # the text form is still in the message
