@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel
 
 from dagwright import (
@@ -19,6 +20,7 @@ from dagwright import (
     tool,
 )
 from tests.conftest import Lane, double, increment, square
+from tests.test_determinism import ITEMS, amix, mix, random_dags
 
 
 class Echo(BaseModel):
@@ -117,3 +119,22 @@ def test_from_dict_ignores_the_derived_fields() -> None:
     assert back.to_dict()["status"] == "succeeded"
     with pytest.raises(KeyError):
         ExecutionResult.from_dict({k: v for k, v in data.items() if k != "steps"})
+
+
+RANDOM = FlowExecutor([mix, amix], max_concurrency=4)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(flow=random_dags())
+def test_the_json_form_of_any_result_reads_back_to_the_same_result(flow: DAGFlow) -> None:
+    result = RANDOM.run(flow, ITEMS)
+    data = result.to_dict()
+    text = json.dumps(data, sort_keys=True)
+    back = ExecutionResult.from_dict(json.loads(text))
+    assert json.dumps(back.to_dict(), sort_keys=True) == text
+    assert back.digest == result.digest
+    assert back.output == result.output
