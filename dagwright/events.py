@@ -78,7 +78,15 @@ class StepEvent(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepStarted(StepEvent):
     """A call (attempt) of a step or instance was handed to a worker, or a sub-flow or
-    map step began."""
+    map step began.
+
+    ``item_count`` is set on a map step's start: the number of items its ``over``
+    resolved to, so the number of instances (also when some are restored from the
+    journal on resume, and so emit no events of their own). It is ``None`` for every
+    other start, and for a map whose ``over`` did not resolve to a list (its
+    :class:`StepFailed` follows)."""
+
+    item_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

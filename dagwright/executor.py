@@ -159,7 +159,11 @@ class FlowExecutor:
         """Compile a flow against this executor's tools (cached; ``FlowCompileError``).
 
         A plan's warnings are logged once, at WARNING (event ``flow_warnings``), when
-        this executor compiles it; with ``strict=True`` they are errors instead.
+        this executor compiles it; with ``strict=True`` they are errors instead. The
+        ``logging.LogRecord`` of ``flow_warnings`` also has ``diagnostics``: the
+        :class:`~dagwright.compiler.Diagnostic` objects (``CompiledFlow.all_warnings``,
+        with their file positions for a flow loaded from a file), for a handler that
+        prints them as diagnostics rather than as the message's text.
         """
         if self._closed:
             self._check_open()
@@ -184,6 +188,7 @@ class FlowExecutor:
                     version=flow.version,
                     codes=[d.code for d in compiled.all_warnings],
                     diagnostics=[d.format() for d in compiled.all_warnings],
+                    record={"diagnostics": compiled.all_warnings},
                 )
         return compiled
 

@@ -259,6 +259,43 @@ class ExecutionResult:
             "steps": [s.to_dict(times=False) for s in self.steps],
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON data, in a stable shape (what ``dagwright run --json``
+        prints): ``run_id``, ``flow``, ``version``, ``success``, ``status``
+        (``"succeeded"`` or ``"failed"``), ``digest``, ``output`` (the final context),
+        ``error`` (:meth:`ErrorInfo.to_dict`, with its traceback, or ``None``) and
+        ``steps`` (:meth:`StepRecord.to_dict` each, with times). ``json.dumps`` takes it
+        as it is, for every result: the context and the records hold JSON-mode values.
+        """
+        error = self.error
+        return {
+            "run_id": self.run_id,
+            "flow": self.flow_name,
+            "version": self.flow_version,
+            "success": self.success,
+            "status": "succeeded" if self.success else "failed",
+            "digest": self.digest,
+            "output": self.output,
+            "error": None if error is None else error.to_dict(),
+            "steps": [record.to_dict() for record in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExecutionResult:
+        """The inverse of :meth:`to_dict` (e.g. for a result read back from ``dagwright
+        run --json``). ``status`` and ``digest`` are derived, so they are not read: the
+        digest is computed again from the data. The result has no ``cause``."""
+        error = data["error"]
+        return cls(
+            data["run_id"],
+            data["flow"],
+            data["version"],
+            data["success"],
+            dict(data["output"]),
+            tuple(StepRecord.from_dict(record) for record in data["steps"]),
+            None if error is None else ErrorInfo.from_dict(error),
+        )
+
     def step(self, step_id: str) -> StepRecord:
         """The top-level record of ``step_id``; ``KeyError`` if it has none."""
         for record in self.steps:

@@ -95,9 +95,10 @@ class FanoutRules:
 
     def _open_fanout(self, frame: Frame, step: StepPlan) -> None:
         assert step.over is not None
-        if self.notes is not None:
-            self.notes.append((NOTE_STARTED, frame, step.id, None, 0, step.target, None))
         items = lookup(step.over, frame.outputs, frame.inputs)
+        if self.notes is not None:  # the map's start carries its resolved item count
+            count = len(items) if isinstance(items, list) else None
+            self.notes.append((NOTE_STARTED, frame, step.id, None, 0, step.target, count))
         shared, missing = bind(step.bindings, frame.outputs, frame.inputs)
         if items is MISSING or not isinstance(items, list):
             got = "no value" if items is MISSING else f"a {type(items).__name__}"

@@ -16,7 +16,8 @@ from dagwright.results import AttemptRecord, ErrorInfo, StepRecord, StepStatus
 # Step states inside a frame.
 PENDING, ACTIVE, DONE, SKIPPED, FAILED, CANCELLED, NOT_RUN = range(7)
 
-# What a machine notes for its lane to report, when someone listens.
+# What a machine notes for its lane to report, when someone listens. The payload of a
+# NOTE_STARTED is a map step's resolved item count (None for any other start).
 (
     NOTE_STARTED,
     NOTE_COMPLETED,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 from dagwright.errors import CheckpointBusyError, CheckpointCorruptError, CheckpointError
@@ -56,18 +57,34 @@ _TABLES = {
 }
 
 
-def open_store(path: Path, *, synchronous: str, busy_timeout_s: float) -> sqlite3.Connection:
-    """A connection to the store at ``path``, created or migrated to the current version.
+def open_store(
+    path: Path, *, synchronous: str, busy_timeout_s: float, create: bool = True
+) -> sqlite3.Connection:
+    """A connection to the store at ``path``, created (``create=True``) or migrated to the
+    current version.
 
-    Raises a :class:`CheckpointError` (or a subclass) naming ``path`` for every fault.
+    With ``create=False`` the store must exist: a missing file, an empty one, or an SQLite
+    database with no tables raises :class:`CheckpointError` (see :func:`check_existing`)
+    and no file is created or written. Raises a :class:`CheckpointError` (or a subclass)
+    naming ``path`` for every fault.
     """
-    check_path(path)
+    if create:
+        check_path(path)
+        target: str | Path = path
+    else:
+        check_existing(path)
+        # mode=rw: SQLite opens the file but never creates it, even if it vanished since.
+        target = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
     db: sqlite3.Connection | None = None
     try:
         db = sqlite3.connect(
-            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            target,
+            timeout=busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=not create,
         )
-        _prepare(db, path)
+        _prepare(db, path, create)
         # After the check: a foreign database's journal mode is never changed.
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
@@ -117,10 +134,31 @@ def check_path(path: Path) -> None:
     )
 
 
-def _prepare(db: sqlite3.Connection, path: Path) -> None:
+def check_existing(path: Path) -> None:
+    """Refuse, before SQLite sees it, a path with no store to open: a NUL in it, a
+    directory, no file, or an empty file (nothing dagwright wrote is there)."""
+    text = str(path)
+    if "\x00" in text or os.path.isdir(path):
+        check_path(path)  # its errors say what is wrong with such a path
+    if not os.path.exists(path):
+        raise _missing(path, "the file does not exist")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise _missing(path, "the file is empty")
+
+
+def _missing(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(
+        f"no checkpoint store at {path}: {why} (nothing was created)",
+        hint="a store is made by the first run that uses it: run a flow with this store "
+        "first, or check the path",
+        path=str(path),
+    )
+
+
+def _prepare(db: sqlite3.Connection, path: Path, create: bool = True) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
-        _check_or_create(db, path)
+        _check_or_create(db, path, create)
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
@@ -128,7 +166,7 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
     db.execute("COMMIT")
 
 
-def _check_or_create(db: sqlite3.Connection, path: Path) -> None:
+def _check_or_create(db: sqlite3.Connection, path: Path, create: bool) -> None:
     app_id = db.execute("PRAGMA application_id").fetchone()[0]
     names = {
         row[0]
@@ -139,6 +177,8 @@ def _check_or_create(db: sqlite3.Connection, path: Path) -> None:
     if app_id not in (0, APPLICATION_ID):
         raise _foreign(path, f"its application_id is {app_id:#010x}")
     if not names:
+        if not create:
+            raise _missing(path, "the SQLite database holds no tables")
         for statement in (
             "CREATE TABLE schema_version (version INTEGER NOT NULL)",
             _RUNS,

@@ -74,7 +74,16 @@ _PUT_LEASE = "INSERT OR REPLACE INTO leases (run_id, token, owner, expires_at) V
 
 class SQLiteCheckpointer:
     """Journals in an SQLite file (WAL); safe for many threads, processes and instances
-    on one file. The file's directory must exist."""
+    on one file. The file's directory must exist.
+
+    ``create=True`` (the default) makes the store when the file is missing or empty.
+    ``create=False`` opens an existing store only, as a reader of stored runs wants: a
+    missing file, a zero-byte file or an SQLite database with no tables raises
+    :class:`~dagwright.errors.CheckpointError` (naming the path) and a file that is not
+    a dagwright store :class:`~dagwright.errors.CheckpointCorruptError`, and in each case
+    the file is neither created nor written. A store opened either way can be written
+    (runs deleted, resumed); a store of an older format is migrated in place either way.
+    """
 
     def __init__(
         self,
@@ -84,6 +93,7 @@ class SQLiteCheckpointer:
         flush_every: int = 1,
         busy_timeout_s: float = 30.0,
         lease_s: float = DEFAULT_LEASE_S,
+        create: bool = True,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
@@ -100,7 +110,7 @@ class SQLiteCheckpointer:
         # Map-instance entries waiting for a batch, per (run, owner token).
         self._pending: dict[tuple[str, str], list[str]] = {}
         self._db: sqlite3.Connection | None = open_store(
-            self.path, synchronous=synchronous, busy_timeout_s=self.busy_timeout_s
+            self.path, synchronous=synchronous, busy_timeout_s=self.busy_timeout_s, create=create
         )
 
     # ---- the protocol ---------------------------------------------------------------

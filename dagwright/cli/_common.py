@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dagwright.errors import CheckpointError, CheckpointNotFoundError, FlowInputError
+from dagwright.errors import FlowInputError
 
 if TYPE_CHECKING:
     from dagwright.checkpoint import SQLiteCheckpointer
@@ -26,22 +26,17 @@ def use_cwd_imports() -> None:
 def open_store(path: str, *, create: bool, default: bool = False) -> SQLiteCheckpointer:
     """The SQLite run store at ``path``.
 
-    Reading commands pass ``create=False``: a path with no file is an error
-    (``CheckpointError``, exit 2), and no store is made. ``run`` passes ``create=True``;
-    with ``default=True`` (the default ``.dagwright/runs.sqlite``) it makes the store's
-    directory too. A ``--store`` whose directory is missing is refused by the store.
+    Reading commands pass ``create=False``: the store must exist (``SQLiteCheckpointer``
+    with ``create=False``: a missing or empty file is an error and is left as it was).
+    ``run`` passes ``create=True``; with ``default=True`` (the default
+    ``.dagwright/runs.sqlite``) it makes the store's directory too. A ``--store`` whose
+    directory is missing is refused by the store.
     """
     from dagwright.checkpoint import SQLiteCheckpointer
 
-    if not create and not Path(path).exists():
-        raise CheckpointError(
-            f"no run store at {path}",
-            hint="runs are stored by `dagwright run`; name another store with --store PATH",
-            path=path,
-        )
     if create and default:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteCheckpointer(path)
+    return SQLiteCheckpointer(path, create=create)
 
 
 def parse_inputs(text: str | None) -> dict[str, Any]:
@@ -67,10 +62,3 @@ def parse_inputs(text: str | None) -> dict[str, Any]:
             hint="wrap the values in an object, e.g. --input '{\"n\": 3}'",
         )
     return value
-
-
-def unknown_run(error: CheckpointNotFoundError, store: str) -> CheckpointNotFoundError:
-    """The library's unknown-run error, with a hint for the command line."""
-    return CheckpointNotFoundError(
-        error.message, hint=f"see the stored runs with `dagwright runs list --store {store}`"
-    )

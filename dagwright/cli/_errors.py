@@ -13,16 +13,29 @@ Exit codes (the same for every command):
 The line is ``dagwright: error: <path:line:col: >[DW-Exxx] message``, followed by
 ``  hint: ...`` when the error has a hint. A flow that does not compile lists its
 diagnostics on the lines between (one per line, ``path:line:col: CODE ...``).
+
+A few library errors carry hints that name the Python API (an unknown run: "list stored
+runs with checkpointer.runs()"; a run id already stored: "resume it with
+executor.resume(run_id)"). :func:`command_line_error` is the one place where the command
+line trades them for the command to type instead.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import traceback
 from typing import TextIO
 
-from dagwright.errors import DagwrightError, FlowCompileError, FlowFileError, ToolManifestError
+from dagwright.errors import (
+    CheckpointNotFoundError,
+    DagwrightError,
+    FlowCompileError,
+    FlowFileError,
+    RunExistsError,
+    ToolManifestError,
+)
 
 OK = 0
 FAILED = 1
@@ -55,6 +68,31 @@ def error_lines(error: DagwrightError) -> list[str]:
     if error.hint:
         lines.append(f"  hint: {error.hint}")
     return lines
+
+
+def command_line_error(
+    error: DagwrightError, *, store: str, resume: str | None = None
+) -> DagwrightError:
+    """``error`` with a hint for the command line instead of the library's.
+
+    An unknown run (``CheckpointNotFoundError``) points at ``dagwright runs list --store
+    STORE``; a run id the store already holds (``RunExistsError``) at ``resume``, the
+    command that finishes that run, when it is given. Any other error is returned as it
+    is. The message, code and other attributes are kept.
+    """
+    if isinstance(error, CheckpointNotFoundError):
+        return CheckpointNotFoundError(
+            error.message,
+            hint=f"see the stored runs with `dagwright runs list --store {shlex.quote(store)}`",
+        )
+    if isinstance(error, RunExistsError) and resume is not None:
+        return RunExistsError(
+            error.message,
+            hint=f"finish it with `{resume}`, or pick another --run-id",
+            path=error.path,
+            run_id=error.run_id,
+        )
+    return error
 
 
 def report_error(error: DagwrightError, stream: TextIO | None = None) -> int:

@@ -1,8 +1,8 @@
 """What ``dagwright run`` shows while a run goes, built from the run's stream of events.
 
 :class:`Tracker` folds events into what a user wants to see: top-level steps done out of
-the total, the steps running now (with map instances done out of the item count, when
-the items are known), and the elapsed time. Two displays read it:
+the total, the steps running now (with map instances done out of the item count that
+the map's ``StepStarted`` carries), and the elapsed time. Two displays read it:
 
 * :class:`LiveDisplay` (a terminal): a rich live area redrawn as events arrive and ten
   times a second (so elapsed times tick), a line per finished step above it, then a
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from dagwright.events import (
     Event,
@@ -33,6 +32,9 @@ from dagwright.events import (
 )
 from dagwright.flows import Flow, MapStep
 from dagwright.results import ErrorInfo, ExecutionResult, StepRecord
+
+if TYPE_CHECKING:
+    from dagwright.checkpoint import StoredRun
 
 _ENDS: dict[type[Event], str] = {
     StepCompleted: "completed",
@@ -109,19 +111,18 @@ class _Running:
 @dataclass
 class Tracker:
     """The state of a run as its events tell it (top-level steps only; a sub-flow or a
-    map counts as one step). Safe to read from a display's refresh thread."""
+    map counts as one step). A map's item count is the one its ``StepStarted`` carries
+    (``StepStarted.item_count``). Safe to read from a display's refresh thread."""
 
     flow: Flow
-    inputs: Mapping[str, Any]
     started: float = field(default_factory=time.monotonic)
     done: int = 0
     running: dict[str, _Running] = field(default_factory=dict)
-    _context: dict[str, Any] = field(default_factory=dict)
+    _restored: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self._context = dict(self.inputs)
-        self._maps = {step.id: step for step in self.flow.steps if isinstance(step, MapStep)}
+        self._maps = {step.id for step in self.flow.steps if isinstance(step, MapStep)}
 
     @property
     def total(self) -> int:
@@ -141,7 +142,8 @@ class Tracker:
                 (
                     step_id,
                     now - state.started,
-                    f"{state.instances_done}/{state.instances_total or '?'}"
+                    f"{state.instances_done}/"
+                    f"{'?' if state.instances_total is None else state.instances_total}"
                     if state.is_map
                     else "",
                 )
@@ -149,12 +151,15 @@ class Tracker:
             ]
             return self.done, running
 
-    def restored(self, records: tuple[StepRecord, ...]) -> None:
-        """A resumed run: the top-level steps its journal already holds count as done."""
+    def restored(self, stored: StoredRun) -> None:
+        """A resumed run: the top-level steps its journal already holds count as done,
+        and so do the instances it holds of a map not yet finished (they run no more,
+        so they have no events)."""
         with self._lock:
-            self.done += len(records)
-            for record in records:
-                self._context.update(record.outputs)
+            self.done += len(stored.steps)
+            for step_id, records in stored.in_progress.items():
+                if step_id in self._maps:
+                    self._restored[step_id] = len(records)
 
     def event(self, event: Event) -> Finished | None:
         """Fold one event in; a top-level step that ended is returned."""
@@ -172,10 +177,7 @@ class Tracker:
                     self.running[event.step_id] = self._started(event)
                 return None
             state = self.running.pop(event.step_id, None)
-            if isinstance(event, StepCompleted):
-                self._context.update(event.outputs)
             self.done += 1
-            map_step = self._maps.get(event.step_id)
             return Finished(
                 event.step_id,
                 _ENDS[type(event)],
@@ -183,18 +185,17 @@ class Tracker:
                 self.total,
                 None if state is None else event.time - state.started,
                 None
-                if map_step is None or state is None
+                if state is None or not state.is_map
                 else (state.instances_done, state.instances_total),
                 getattr(event, "error", None) if isinstance(event, StepFailed) else None,
             )
 
     def _started(self, event: StepStarted) -> _Running:
         state = _Running(event.time)
-        map_step = self._maps.get(event.step_id)
-        if map_step is not None:
+        if event.step_id in self._maps:
             state.is_map = True
-            items = self._context.get(map_step.over)
-            state.instances_total = len(items) if isinstance(items, list) else None
+            state.instances_total = event.item_count
+            state.instances_done = self._restored.pop(event.step_id, 0)
         return state
 
 

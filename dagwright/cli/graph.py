@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from dagwright.cli._common import open_store
-from dagwright.cli._errors import OK
+from dagwright.cli._errors import OK, command_line_error
+from dagwright.errors import CheckpointNotFoundError
 
 
 def command(args: argparse.Namespace) -> int:
@@ -26,6 +27,8 @@ def command(args: argparse.Namespace) -> int:
         store = open_store(args.store, create=False)
         try:
             statuses = read_run(store, args.run, flow=flow).statuses
+        except CheckpointNotFoundError as error:
+            raise command_line_error(error, store=args.store) from None
         finally:
             store.close()
     text = render_graph(flow, format=args.format, statuses=statuses)

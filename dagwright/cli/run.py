@@ -11,8 +11,8 @@ marks itself ``interrupted``; the command that resumes it is printed, and the ex
 is 130. The run id is chosen before the run starts (``FlowExecutor.new_run_id()`` when
 ``--run-id`` is not given), so it can always be printed.
 
-``--json`` prints only the result on stdout (see :func:`result_json`); progress and log
-lines then go to stderr.
+``--json`` prints only the result on stdout (:meth:`ExecutionResult.to_dict`); progress
+and log lines then go to stderr.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import open_store, parse_inputs, unknown_run, use_cwd_imports
-from dagwright.cli._errors import FAILED, INTERRUPTED, OK
+from dagwright.cli._common import open_store, parse_inputs, use_cwd_imports
+from dagwright.cli._errors import FAILED, INTERRUPTED, OK, command_line_error
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
 from dagwright.errors import CheckpointNotFoundError, RunExistsError
 from dagwright.results import ExecutionResult
@@ -38,25 +38,6 @@ from dagwright.results import ExecutionResult
 if TYPE_CHECKING:
     from dagwright import FlowExecutor
     from dagwright.flows import Flow
-
-
-def result_json(result: ExecutionResult) -> dict[str, Any]:
-    """The ``--json`` form of a result (a stable shape): ``run_id``, ``flow``,
-    ``version``, ``success``, ``status`` (``succeeded``/``failed``), ``digest``,
-    ``output`` (the final context), ``error`` (``ErrorInfo.to_dict()`` or null) and
-    ``steps`` (``StepRecord.to_dict()`` each, with times)."""
-    error = result.error
-    return {
-        "run_id": result.run_id,
-        "flow": result.flow_name,
-        "version": result.flow_version,
-        "success": result.success,
-        "status": "succeeded" if result.success else "failed",
-        "digest": result.digest,
-        "output": result.output,
-        "error": None if error is None else error.to_dict(),
-        "steps": [record.to_dict() for record in result.steps],
-    }
 
 
 def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
@@ -70,11 +51,19 @@ def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
 
 class _LogLines(logging.Handler):
     """dagwright's warnings as ``dagwright: warning: ...`` lines on the current stderr
-    (looked up per record, so a live display that redirects stderr keeps them tidy)."""
+    (looked up per record, so a live display that redirects stderr keeps them tidy). A
+    record that carries ``diagnostics`` (the executor's ``flow_warnings``) is printed as
+    those diagnostics, one line each with its file position."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            print(f"dagwright: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+            level = record.levelname.lower()
+            diagnostics = getattr(record, "diagnostics", None)
+            if diagnostics:
+                for diagnostic in diagnostics:
+                    print(f"dagwright: {level}: {diagnostic.format()}", file=sys.stderr)
+            else:
+                print(f"dagwright: {level}: {record.getMessage()}", file=sys.stderr)
         except Exception:
             self.handleError(record)
 
@@ -152,12 +141,7 @@ def command(args: argparse.Namespace) -> int:
     display: Display | None = None
     try:
         with _log_lines() as logs:
-            if args.resume is not None:
-                try:
-                    inputs = dict(store.header(run_id).inputs)
-                except CheckpointNotFoundError as error:
-                    raise unknown_run(error, store_path) from None
-            tracker = Tracker(flow, inputs)
+            tracker = Tracker(flow)
             with (
                 FlowExecutor(
                     unique,
@@ -167,14 +151,13 @@ def command(args: argparse.Namespace) -> int:
                 ) as executor,
                 _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
             ):
-                _warn(executor, flow, logs)
                 stream: Iterator[Any] | None = None
                 try:
                     stream = _start(executor, args, flow, inputs, run_id, store_path)
                     if args.resume is not None:
                         from dagwright.checkpoint import read_run
 
-                        tracker.restored(read_run(store, run_id, flow=flow).steps)
+                        tracker.restored(read_run(store, run_id, flow=flow))
                     if not args.no_progress and out.isatty():
                         title = f"{flow.name} v{flow.version}  run {run_id}"
                         display = LiveDisplay(tracker, out, title=title)
@@ -209,21 +192,8 @@ def command(args: argparse.Namespace) -> int:
     assert display is not None
     display.finish(result)
     if args.json:
-        print(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     return OK if result.success else FAILED
-
-
-def _warn(executor: FlowExecutor, flow: Flow, logs: logging.Handler) -> None:
-    """Compile the flow first, so its warnings are printed as diagnostics (with their
-    file positions) rather than as the executor's log record of them."""
-    level = logs.level
-    logs.setLevel(logging.ERROR)
-    try:
-        compiled = executor.compile(flow)
-    finally:
-        logs.setLevel(level)
-    for diagnostic in compiled.all_warnings:
-        print(f"dagwright: warning: {diagnostic.format()}", file=sys.stderr)
 
 
 def _start(
@@ -235,18 +205,13 @@ def _start(
     store_path: str,
 ) -> Iterator[Any]:
     """The run's stream: a resume with ``--resume``, else a new run with ``run_id``."""
-    if args.resume is not None:
-        return executor.stream_resume(run_id, flow)
     try:
+        if args.resume is not None:
+            return executor.stream_resume(run_id, flow)
         return executor.stream(flow, inputs, run_id=run_id)
-    except RunExistsError as error:
-        raise RunExistsError(
-            error.message,
-            hint=f"finish it with `{resume_command(args, run_id, store_path)}`, or pick "
-            "another --run-id",
-            path=error.path,
-            run_id=error.run_id,
-        ) from None
+    except (CheckpointNotFoundError, RunExistsError) as error:
+        resume = resume_command(args, run_id, store_path)
+        raise command_line_error(error, store=store_path, resume=resume) from None
 
 
 def _drive(stream: Iterator[Any], display: Display) -> ExecutionResult:

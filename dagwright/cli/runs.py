@@ -19,8 +19,8 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from dagwright.cli._common import open_store, unknown_run
-from dagwright.cli._errors import OK
+from dagwright.cli._common import open_store
+from dagwright.cli._errors import OK, command_line_error
 from dagwright.cli._progress import error_text, record_duration, record_tool, seconds
 from dagwright.cli._table import table, when
 from dagwright.errors import CheckpointNotFoundError
@@ -43,7 +43,7 @@ def command(args: argparse.Namespace) -> int:
                 return _show(store, args)
             return _delete(store, args)
         except CheckpointNotFoundError as error:
-            raise unknown_run(error, args.store) from None
+            raise command_line_error(error, store=args.store) from None
     finally:
         store.close()
 

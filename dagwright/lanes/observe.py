@@ -71,7 +71,7 @@ class Observer:
         if self._log is not None:
             fields = {
                 name: getattr(event, name)
-                for name in ("step_id", "index", "attempt", "tool")
+                for name in ("step_id", "index", "attempt", "tool", "item_count")
                 if getattr(event, name, None) is not None
             }
             error = getattr(event, "error", None)
@@ -103,7 +103,7 @@ class Observer:
             }
             event: Event
             if kind == NOTE_STARTED:
-                event = StepStarted(**common)
+                event = StepStarted(item_count=payload, **common)
             elif kind == NOTE_COMPLETED:
                 # A view of a copy: what a hook does to it never reaches the run.
                 event = StepCompleted(outputs=MappingProxyType(copy_json(payload)), **common)

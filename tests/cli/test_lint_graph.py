@@ -87,7 +87,7 @@ def test_graph_draws_the_flow_and_colours_a_run(cli: Cli, tmp_path: Path) -> Non
     assert "class n3 failed" in coloured  # publish failed: its record says so
     code, _, err = cli("graph", flow, "--run", "g1", "--store", str(tmp_path / "none.sqlite"))
     assert code == 2
-    assert "[DW-E011] no run store at" in err
+    assert "[DW-E011] no checkpoint store at" in err
     code, _, err = cli("graph", flow, "--run", "zz", "--store", store)
     assert code == 2
     assert "[DW-E009]" in err

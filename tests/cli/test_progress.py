@@ -84,7 +84,7 @@ def test_the_tracker_counts_map_instances_against_the_item_count() -> None:
     from tests.cli.cli_tools import TOOLS as ALL
 
     flow = load_flow(SQUARES)
-    tracker = Tracker(flow, {"items": [1, 2, 3]})
+    tracker = Tracker(flow)
     seen = []
     with FlowExecutor(ALL, max_concurrency=1) as ex:
         for event in ex.stream(flow, {"items": [1, 2, 3]}):
@@ -111,10 +111,10 @@ def test_the_live_area_names_the_running_steps_and_counts_map_instances() -> Non
     from dagwright.events import StepCompleted, StepStarted
 
     flow = load_flow(SQUARES)
-    tracker = Tracker(flow, {"items": [1, 2, 3]})
+    tracker = Tracker(flow)
     display = LiveDisplay(tracker, io.StringIO(), title="squares v1  run r9")
     try:
-        display.event(StepStarted(run_id="r9", time=tracker.started, step_id="each"))
+        display.event(StepStarted(run_id="r9", time=tracker.started, step_id="each", item_count=3))
         display.event(StepStarted(run_id="r9", time=tracker.started, step_id="each", index=0))
         display.event(StepCompleted(run_id="r9", time=tracker.started, step_id="each",
                                     index=0, outputs={"squared": 1}))  # fmt: skip

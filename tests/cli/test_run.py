@@ -188,7 +188,7 @@ def test_resume_never_creates_a_store(cli: Cli, tmp_path: Path) -> None:
     store = tmp_path / "runs.sqlite"
     code, _, err = cli("run", flow, *TOOLS, "--resume", "x", "--store", str(store))
     assert code == 2
-    assert err.startswith(f"dagwright: error: [DW-E011] no run store at {store}")
+    assert err.startswith(f"dagwright: error: [DW-E011] no checkpoint store at {store}: ")
     assert not store.exists()
 
 

@@ -86,7 +86,10 @@ def test_a_missing_store_is_an_error_and_is_not_created(cli: Cli, tmp_path: Path
     for argv in (["list"], ["show", "r"], ["delete", "r"]):
         code, out, err = cli("runs", *argv, "--store", str(missing))
         assert (code, out) == (2, "")
-        assert err.splitlines()[0] == f"dagwright: error: [DW-E011] no run store at {missing}"
+        assert err.splitlines()[0] == (
+            f"dagwright: error: [DW-E011] no checkpoint store at {missing}: the file does "
+            "not exist (nothing was created)"
+        )
     assert not missing.parent.exists()
 
 
