@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from dagwright._source import Location, Position, SourceMap, attach_source
 from dagwright.errors import FlowDefinitionError, FlowFileError
 from dagwright.flows import AnyStep, DAGFlow, Flow, MapStep, RetryPolicy, Step
-from dagwright.io._yaml_source import Parsed
+from dagwright.io._yaml_source import Parsed, clip
 
 FORMAT_VERSION = 1
 """The flow-file format this dagwright reads and writes."""
@@ -377,7 +377,7 @@ class Builder:
             elif key in STEP_KEYS:
                 hint = f"'{key}' belongs to plain steps, not map steps (a step with 'over'); "
         return self.error(
-            f"{owner} has an unknown key {key!r}",
+            f"{owner} has an unknown key {clip(key)}",
             location,
             f"{hint}the keys here are: {', '.join(allowed)}",
         )
@@ -415,11 +415,19 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        return f"the text {shown!r}"
+        return f"the text {clip(value, 40)}"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        return (
+            f"the number {value!r}" if isinstance(value, float) else f"the number {_digits(value)}"
+        )
     return type(value).__name__
+
+
+def _digits(value: int) -> str:
+    try:
+        return str(value)
+    except ValueError:  # more digits than Python writes
+        return "(too long to show)"
 
 
 def _suggest(word: Any, choices: Any) -> str:

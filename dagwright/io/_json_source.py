@@ -19,7 +19,7 @@ from typing import Any
 
 from dagwright._source import Location, Position
 from dagwright.errors import FlowFileError
-from dagwright.io._yaml_source import MAX_NESTING, Parsed
+from dagwright.io._yaml_source import MAX_NESTING, Parsed, clip
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _NEWLINE = re.compile("\n")
@@ -171,7 +171,7 @@ class _Scanner:
         key, offset = self.scalar(offset)
         if key in container:
             raise self.fail(
-                f"duplicate key {key!r}",
+                f"duplicate key {clip(key)}",
                 key_offset,
                 "each key may appear once in an object; remove or rename one of them",
             )

@@ -163,6 +163,9 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     return parsed
 
 
+_MAX_INT_BITS = 14_284
+"""Bits of the largest int with 4300 decimal digits (``0x...`` escapes the digit limit)."""
+
 _TAG_HINT = "flow files hold only plain text, numbers, true/false, null, lists and mappings"
 
 
@@ -187,13 +190,16 @@ def _resolver_class(yaml: Any) -> Any:
     return Resolver
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, shortened when long (a file may hold huge keys)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _short(tag: str) -> str:
-    """A tag as it is written: ``!!timestamp`` for ``tag:yaml.org,2002:timestamp``."""
-    return (
-        "!!" + tag.removeprefix("tag:yaml.org,2002:")
-        if tag.startswith("tag:yaml.org,2002:")
-        else tag
-    )
+    """A tag as it is written (``!!timestamp`` for ``tag:yaml.org,2002:timestamp``), clipped."""
+    prefix = "tag:yaml.org,2002:"
+    short = "!!" + tag.removeprefix(prefix) if tag.startswith(prefix) else tag
+    return clip(short)[1:-1]
 
 
 def _syntax_hint(problem: str, tab: bool) -> str:
@@ -259,16 +265,15 @@ def _take_key(parent: _Container, event: Any, kind: str, resolver: Any, fail: An
             "write the keys out in full, or quote '<<' if it is meant as a key",
         )
     if tag not in (_STR, "tag:yaml.org,2002:value"):
-        shown = event.value if len(event.value) <= 40 else event.value[:40] + "..."
         raise fail(
-            f"the key {shown!r} is not text (YAML reads it as {tag.rsplit(':', 1)[-1]})",
+            f"the key {clip(event.value)} is not text (YAML reads it as {_short(tag)})",
             mark,
-            f"quote the key: '{shown}'",
+            f"quote the key: '{clip(event.value)[1:-1]}'",
         )
     key = event.value
     if key in parent.data:
         raise fail(
-            f"duplicate key {key!r}",
+            f"duplicate key {clip(key)}",
             mark,
             "each key may appear once in a mapping; remove or rename one of them",
         )
@@ -285,7 +290,7 @@ def _scalar(event: Any, resolver: Any, scalars: Any, fail: Any) -> Any:
     if tag not in _SCALAR_TAGS:
         hint = _TAG_HINT
         if tag.endswith(":timestamp"):
-            hint = f"quote the value to keep it as text: '{value}'"
+            hint = f"quote the value to keep it as text: '{clip(value)[1:-1]}'"
         raise fail(
             f"the YAML type {_short(tag)} is not allowed in flow files", event.start_mark, hint
         )
@@ -308,10 +313,16 @@ def _scalar(event: Any, resolver: Any, scalars: Any, fail: Any) -> Any:
             "integers in flow files have at most 4300 digits",
         ) from None
     except yaml.YAMLError as exc:
-        raise fail(f"invalid value {value!r}: {exc}", event.start_mark, _TAG_HINT) from None
+        raise fail(f"invalid value {clip(value)}: {exc}", event.start_mark, _TAG_HINT) from None
+    if isinstance(result, int) and result.bit_length() > _MAX_INT_BITS:
+        raise fail(
+            "the number is too large to read",
+            event.start_mark,
+            "integers in flow files have at most 4300 digits",
+        )
     if isinstance(result, float) and not math.isfinite(result):
         raise fail(
-            f"{value!r} is not a finite number",
+            f"{clip(value)} is not a finite number",
             event.start_mark,
             "NaN and infinity have no JSON form; quote the value to keep it as text",
         )

@@ -138,6 +138,18 @@ def _parse(text: str, path: str | None, format: Format | None) -> Parsed:
             col=1,
             hint="a flow file is a mapping of keys, starting with 'format_version: 1'",
         )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # text given directly may hold a lone surrogate
+            before = text[: exc.start]
+            raise FlowFileError(
+                "the text holds a lone surrogate, which is not a character",
+                path=path,
+                line=before.count("\n") + 1,
+                col=exc.start - (before.rfind("\n") + 1) + 1,
+                hint="pass text decoded from UTF-8",
+            ) from None
     if format == "json":
         return _checked(parse_json(text, path), path)
     json_error = None

@@ -820,3 +820,70 @@ def test_the_source_survives_pickling_and_deep_copies() -> None:
         source = flow_source(clone)
         assert source is not None and dict(source.tools) == {"search": "myapp.tools:search"}
         assert source.position(("steps", 2)) == (23, 5)
+
+
+FUZZ_PIECES = st.sampled_from(
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "-",
+        " ",
+        "\n",
+        "  ",
+        '"',
+        "'",
+        "&a",
+        "*a",
+        "!!",
+        "<<",
+        "#",
+        "|",
+        ">",
+        "?",
+        "~",
+        "0x1f",
+        "1e400",
+        ".nan",
+        "\t",
+        "\\u",
+        "\x00",
+        "\ud800",
+        "é",
+        "steps",
+        "over",
+        "literal",
+        "kind",
+        "dag",
+        "format_version",
+        "9" * 50,
+        "null",
+        "true",
+    ]
+)
+
+
+@st.composite
+def mangled(draw: st.DrawFn) -> str:
+    text = dump_flow(draw(flows()), format=draw(st.sampled_from(["yaml", "json"])))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 3))
+        text = text[:at] + draw(FUZZ_PIECES | st.text(max_size=3)) + text[at + cut :]
+    return text
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=mangled())
+def test_mangled_files_load_or_raise_one_flow_file_error(text: str) -> None:
+    try:
+        flow = load_flow(text)
+    except FlowFileError as error:
+        assert error.line is None or error.line >= 1
+        str(error)
+    else:
+        assert load_flow(dump_flow(flow)).definition_digest == flow.definition_digest
