@@ -38,6 +38,9 @@ TOP_KEYS = (
 )
 """The keys of a flow file, in the order ``dump_flow`` writes them."""
 
+SCHEMA_KEY = "$schema"
+"""An optional top-level key naming the file's JSON Schema, for editors; never written."""
+
 STEP_KEYS = tuple(Step.model_fields)
 MAP_KEYS = tuple(MapStep.model_fields)
 RETRY_KEYS = tuple(RetryPolicy.model_fields)
@@ -99,8 +102,16 @@ class Builder:
                 value=True,
             )
         for key in data:
-            if key not in TOP_KEYS:
+            if key not in TOP_KEYS and key != SCHEMA_KEY:
                 raise self.unknown_key(key, (key,), TOP_KEYS, "the flow")
+        if not isinstance(data.get(SCHEMA_KEY, ""), str):
+            raise self.error(
+                f"'{SCHEMA_KEY}' must be the URI of the flow-file schema, not "
+                f"{_kind_of(data[SCHEMA_KEY])}",
+                (SCHEMA_KEY,),
+                "write it as text, or leave it out",
+                value=True,
+            )
         self.check_format(data)
         cls = self.check_kind(data)
         tools = self.check_tools(data.get("tools"))
@@ -119,7 +130,9 @@ class Builder:
                 value=True,
             )
         built = [self.step(index, raw) for index, raw in enumerate(steps)]
-        fields = {k: v for k, v in data.items() if k not in ("format_version", "kind", "tools")}
+        fields = {k: v for k, v in data.items() if k in TOP_KEYS}
+        for key in ("format_version", "kind", "tools"):
+            fields.pop(key, None)
         fields["steps"] = built
         try:
             flow = cls.model_validate(fields)

@@ -162,6 +162,10 @@ def _build() -> dict[str, Any]:
         "required": ["format_version", "kind", "name", "steps"],
         "additionalProperties": False,
         "properties": {
+            "$schema": {
+                "type": "string",
+                "description": "For editors: the URI of this schema. Ignored by the loader.",
+            },
             "format_version": {
                 "const": FORMAT_VERSION,
                 "description": "The flow-file format; always 1.",

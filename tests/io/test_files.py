@@ -887,3 +887,12 @@ def test_mangled_files_load_or_raise_one_flow_file_error(text: str) -> None:
         str(error)
     else:
         assert load_flow(dump_flow(flow)).definition_digest == flow.definition_digest
+
+
+def test_anchors_alone_and_standard_tags_are_plain_yaml() -> None:
+    text = (
+        "format_version: !!int '1'\nkind: !!str dag\nname: &n x\nversion: !!str 2\n"
+        "steps: !!seq\n  - !!map {id: a, tool: t, timeout_s: !!float '1.5', when: !!null ''}\n"
+    )
+    flow = load_flow(text)
+    assert flow == DAGFlow("x", [Step(id="a", tool="t", timeout_s=1.5)], version="2")

@@ -118,6 +118,7 @@ INVALID = {
     "schema not an object": HEAD + "input_schema: 3\nsteps: []\n",
     "description a list": HEAD + "description: [a]\nsteps: []\n",
     "top-level list": "- a\n",
+    "$schema not text": HEAD + "$schema: 1\nsteps: []\n",
 }
 
 
@@ -134,6 +135,9 @@ VALID = {
     "nulls": STEP + "    when: null\n    retry: null\n    timeout_s: null\n",
     "every literal": STEP + "    inputs: {a: {literal: null}, b: {literal: [1, {x: y}]}}\n",
     "a map step": HEAD + "steps:\n  - {id: a, over: x, item: i, results: r, tool: t}\n",
+    "an editor's $schema": "$schema: https://dagwright.dev/schemas/flow.schema.json\n"
+    + HEAD
+    + "steps: []\n",
 }
 
 
