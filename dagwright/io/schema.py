@@ -151,7 +151,9 @@ def _retry() -> dict[str, Any]:
 
 
 def _build() -> dict[str, Any]:
-    json_schema = {"type": "object", "description": "A JSON Schema object."}
+    # Any valid JSON Schema object; whether it describes an object (``type: object``,
+    # possibly behind a ``$ref``) is checked by the loader.
+    json_schema = {"type": "object", "$ref": DRAFT, "description": "A JSON Schema object."}
     return {
         "$schema": DRAFT,
         "$id": SCHEMA_ID,

@@ -116,6 +116,8 @@ INVALID = {
     "outputs not text": STEP + "    outputs: {a: 1}\n",
     "depends_on not text": STEP + "    depends_on: [1]\n",
     "schema not an object": HEAD + "input_schema: 3\nsteps: []\n",
+    "schema not valid": HEAD + "input_schema: {type: object, properties: {q: {type: strin}}}\n"
+    "steps: []\n",
     "description a list": HEAD + "description: [a]\nsteps: []\n",
     "top-level list": "- a\n",
     "$schema not text": HEAD + "$schema: 1\nsteps: []\n",
