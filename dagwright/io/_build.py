@@ -211,6 +211,17 @@ class Builder:
                 "write a step as keys such as 'id: ...' and 'tool: ...'",
             )
         self.numbers(location, raw, _STEP_NUMBERS)
+        inputs = raw.get("inputs")
+        for name, source in inputs.items() if isinstance(inputs, dict) else ():
+            if isinstance(source, dict) and source.keys() != {"literal"}:
+                # The model would read {} or {value: v} as a literal too; files spell it one way.
+                raise self.error(
+                    f"{self.where((*location, 'inputs', name))} must be a context key (text) "
+                    "or {literal: value}",
+                    (*location, "inputs", name),
+                    "a constant is written with the one key 'literal', as {literal: 5}",
+                    value=True,
+                )
         retry = raw.get("retry")
         if isinstance(retry, dict):
             self.numbers((*location, "retry"), retry, _RETRY_NUMBERS)
@@ -339,28 +350,28 @@ class Builder:
         kind = error["type"]
         owner = location[:-1] if location else ()
         last = loc[-1] if loc else None
-        if kind == "extra_forbidden" and location and location[-1] == last:
-            allowed = _allowed(location)
-            if allowed is STEP_KEYS and "over" in self.value(owner):
-                allowed = MAP_KEYS
-            return self.unknown_key(str(last), location, allowed, self.where(owner))
-        if kind == "missing":
-            what = self.where(location)
-            step_kind = "map step" if "over" in self.value(location) else "step"
-            if what.startswith("step"):
-                what = step_kind + what[4:]
-            return self.error(
-                f"{what} is missing the required key {last!r}",
-                location,
-                f"add '{last}: ...' to it",
-            )
-        if "inputs" in location and location.index("inputs") == len(location) - 2:
+        if len(location) == 4 and location[0] == "steps" and location[2] == "inputs":
             return self.error(
                 f"{self.where(location)} must be a context key (text) or {{literal: value}}",
                 location,
                 "write a key or JSON pointer such as 'question' or '/doc/title', or a "
                 "constant as {literal: 5}",
                 value=True,
+            )
+        if kind == "extra_forbidden" and location and location[-1] == last:
+            allowed = _allowed(location)
+            if allowed is STEP_KEYS and _is_map(self.value(owner)):
+                allowed = MAP_KEYS
+            return self.unknown_key(str(last), location, allowed, self.where(owner))
+        if kind == "missing":
+            what = self.where(location)
+            step_kind = "map step" if _is_map(self.value(location)) else "step"
+            if what.startswith("step"):
+                what = step_kind + what[4:]
+            return self.error(
+                f"{what} is missing the required key {last!r}",
+                location,
+                f"add '{last}: ...' to it",
             )
         value = self.value(location)
         return self.error(
@@ -404,6 +415,10 @@ def _allowed(location: Location) -> tuple[str, ...]:
     if len(location) >= 4 and location[0] == "steps" and location[2] == "inputs":
         return ("literal",)
     return TOP_KEYS
+
+
+def _is_map(step: Any) -> bool:
+    return isinstance(step, dict) and "over" in step
 
 
 def _has_step(data: Any, index: int) -> bool:

@@ -713,6 +713,9 @@ def test_a_missing_file_a_directory_and_other_bytes(tmp_path: Path) -> None:
     latin.write_bytes(b"format_version: 1\nname: caf\xe9\n")
     error = load_error(str(latin))
     assert (error.line, error.col) == (2, 10) and "UTF-8" in error.message
+    latin.write_bytes("format_version: 1\nname: é ".encode() + b"caf\xe9\n")
+    error = load_error(str(latin))
+    assert (error.line, error.col) == (2, 12), "columns count characters, not bytes"
     with pytest.raises(FlowFileError):
         load_flow(42)  # type: ignore[arg-type]
     with pytest.raises(FlowFileError):

@@ -107,6 +107,8 @@ INVALID = {
     "zero timeout": STEP + "    timeout_s: 0\n",
     "bad input source": STEP + "    inputs: {q: 3}\n",
     "bad literal form": STEP + "    inputs: {q: {literal: 1, x: 2}}\n",
+    "empty literal": STEP + "    inputs: {q: {}}\n",
+    "value literal": STEP + "    inputs: {q: {value: 3}}\n",
     "bad on_error": STEP + "    on_error: explode\n",
     "bad error_policy": HEAD + "steps:\n  - {id: a, over: x, item: i, results: r, "
     "error_policy: sometimes}\n",
