@@ -114,7 +114,7 @@ class Builder:
             )
         self.check_format(data)
         cls = self.check_kind(data)
-        tools = self.check_tools(data.get("tools"))
+        tools = self.check_tools(data["tools"]) if "tools" in data else {}
         if "name" not in data:
             raise self.error(
                 "the flow has no 'name'", (), "add 'name: <flow name>' at the top level"
@@ -151,7 +151,8 @@ class Builder:
                 f"add 'format_version: {FORMAT_VERSION}' as the first line",
             )
         version = data["format_version"]
-        if type(version) is not int or version != FORMAT_VERSION:
+        # 1.0 is 1 in JSON (and to JSON Schema); true is not.
+        if isinstance(version, bool) or not isinstance(version, int | float) or version != 1:
             raise self.error(
                 f"format_version {version!r} is not supported: this dagwright reads "
                 f"format_version {FORMAT_VERSION}",
@@ -180,8 +181,6 @@ class Builder:
     def check_tools(self, tools: Any) -> dict[str, str]:
         import re
 
-        if tools is None:
-            return {}
         if not isinstance(tools, dict):
             raise self.error(
                 f"'tools' must map tool names to import paths, not {_kind_of(tools)}",

@@ -151,9 +151,7 @@ def _retry() -> dict[str, Any]:
 
 
 def _build() -> dict[str, Any]:
-    # Any valid JSON Schema object; whether it describes an object (``type: object``,
-    # possibly behind a ``$ref``) is checked by the loader.
-    json_schema = {"type": "object", "$ref": DRAFT, "description": "A JSON Schema object."}
+    json_schema = {"$ref": "#/$defs/flow_schema"}
     return {
         "$schema": DRAFT,
         "$id": SCHEMA_ID,
@@ -184,9 +182,12 @@ def _build() -> dict[str, Any]:
                 "enum": ["overwrite", "warn", "error"],
                 "description": "What happens when a later step overwrites a key.",
             },
-            "input_schema": {**json_schema, "description": "JSON Schema of the run inputs."},
+            "input_schema": {
+                **_nullable(json_schema),
+                "description": "JSON Schema of the run inputs.",
+            },
             "output_schema": {
-                **json_schema,
+                **_nullable(json_schema),
                 "description": "JSON Schema of what the flow returns as a sub-flow.",
             },
             "tools": {
@@ -200,7 +201,36 @@ def _build() -> dict[str, Any]:
                 "description": "The steps, in declaration order.",
             },
         },
+        # In a linear flow a step without an id takes its target's name, which must be one.
+        "if": {"properties": {"kind": {"const": "flow"}}, "required": ["kind"]},
+        "then": {"properties": {"steps": {"items": {"$ref": "#/$defs/default_id"}}}},
         "$defs": {
+            "default_id": {
+                "description": "A linear flow's step: an id, or a target whose name is one.",
+                "anyOf": [
+                    {"required": ["id"], "properties": {"id": {"type": "string"}}},
+                    {"required": ["tool"], "properties": {"tool": _ID}},
+                    {
+                        "properties": {
+                            "tool": {"type": "null"},
+                            "flow": {"anyOf": [_ID, {"type": "null"}]},
+                        }
+                    },
+                ],
+            },
+            "flow_schema": {
+                "description": "A JSON Schema object describing an object: 'type: object', "
+                "or a '$ref' to such a schema (the loader follows it).",
+                "type": "object",
+                "$ref": DRAFT,
+                "anyOf": [
+                    {
+                        "required": ["type"],
+                        "properties": {"type": {"enum": ["object", ["object"]]}},
+                    },
+                    {"required": ["$ref"], "not": {"required": ["type"]}},
+                ],
+            },
             "step": _step(),
             "map_step": _map_step(),
             "retry": _retry(),
