@@ -23,9 +23,18 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 endif
 
+# A new run id per `make demo` (runs are kept in the store, and an id is never reused);
+# DEMO_RUN=... names one.
+DEMO_RUN ?= demo-$(shell date +%Y%m%d-%H%M%S 2>/dev/null)
+DEMO_INPUT := {"question": "How does dependency-driven scheduling keep workers busy?"}
+
 demo: $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
-	$(BIN)/python examples/research_chain.py
+	$(BIN)/python -m pip install -q -e ".[cli]"
+	$(BIN)/dagwright run examples/pipeline.flow.yaml examples/summarize.flow.yaml \
+		--run-id $(DEMO_RUN) --input '$(DEMO_INPUT)'
+	$(BIN)/dagwright runs show $(DEMO_RUN)
+	$(BIN)/dagwright lint examples/*.flow.yaml --tools examples.pipeline_tools \
+		--tools examples.crash_tools
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"

@@ -83,6 +83,100 @@ def _describes_object(root: Mapping[str, Any]) -> bool:
     return kind in ("object", ["object"])
 
 
+_DATA_KEYWORDS = frozenset({"default", "const", "enum", "examples"})
+"""Keywords whose values are instances, not schemas: a ``$ref`` inside one is data."""
+
+
+def _unresolvable_ref(root: Mapping[str, Any]) -> str | None:
+    """The first ``$ref`` that cannot be resolved offline, or ``None``.
+
+    A pointer (``#/$defs/Item``) must point into the document. Any other reference needs
+    an ``$id`` in the document to resolve against: dagwright never fetches a schema.
+    """
+    has_ids = False
+    refs: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if key in _DATA_KEYWORDS:
+                    continue
+                if key == "$ref" and isinstance(item, str):
+                    refs.append(item)
+                elif key == "$id" and isinstance(item, str):
+                    has_ids = True
+                else:
+                    stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(node)
+    for ref in refs:
+        if ref == "#" or ref.startswith("#/"):
+            if resolve_local(root, ref) is None:
+                return ref
+        elif not ref.startswith("#") and not has_ids:
+            return ref
+    return None
+
+
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly"}
+)
+_SCOPES = frozenset({"$id", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef"})
+_INLINE_BUDGET = 20_000
+"""Nodes an inlined schema may have; past it, the document is checked as it is."""
+
+
+class _NotInlinable(Exception):
+    pass
+
+
+def inline_pointers(root: dict[str, Any]) -> dict[str, Any] | None:
+    """``root`` with each ``$ref`` replaced by its target, ``None`` when that could change
+    what the schema means or cost too much.
+
+    Only ``#/`` pointers are inlined, never a recursive one, and never in a document that
+    sets scopes (``$id``, ``$anchor``, dynamic references). A ``$ref`` whose siblings are
+    annotations becomes its target with them; one with sibling assertions becomes those
+    assertions plus ``allOf: [target]`` (draft 2020-12 applies both). ``$defs`` are
+    dropped once nothing points into them.
+    """
+    budget = [_INLINE_BUDGET]
+
+    def walk(node: Any, expanding: frozenset[str], data: bool) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _NotInlinable
+        if isinstance(node, list):
+            return [walk(item, expanding, data) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if data:
+            return {key: walk(item, expanding, True) for key, item in node.items()}
+        if not _SCOPES.isdisjoint(node):
+            raise _NotInlinable
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if not (ref == "#" or ref.startswith("#/")) or ref in expanding:
+                raise _NotInlinable
+            target = resolve_local(root, ref)
+            if target is None:
+                raise _NotInlinable
+            inlined = walk(dict(target), expanding | {ref}, False)
+            siblings = walk({k: v for k, v in node.items() if k != "$ref"}, expanding, False)
+            if set(siblings) <= _ANNOTATIONS:
+                return {**inlined, **siblings}
+            return {**siblings, "allOf": [*siblings.get("allOf", []), inlined]}
+        return {key: walk(item, expanding, key in _DATA_KEYWORDS) for key, item in node.items()}
+
+    body = {k: v for k, v in root.items() if k not in ("$defs", "definitions")}
+    try:
+        result: dict[str, Any] = walk(body, frozenset(), False)
+    except (_NotInlinable, RecursionError):
+        return None
+    return result
+
+
 class JSONSchema(Mapping[str, Any]):
     """An immutable JSON Schema (draft 2020-12) document that describes an object.
 
@@ -95,7 +189,7 @@ class JSONSchema(Mapping[str, Any]):
     Equal documents are equal and hash alike.
     """
 
-    __slots__ = ("_data", "_hash", "_validator", "_view")
+    __slots__ = ("_checking", "_data", "_hash", "_validator", "_view")
 
     def __init__(self, schema: Mapping[str, Any], *, what: str = "schema") -> None:
         if not isinstance(schema, Mapping):
@@ -122,6 +216,13 @@ class JSONSchema(Mapping[str, Any]):
                 + f": {exc.message}",
                 hint=_HINT,
             ) from None
+        bad_ref = _unresolvable_ref(data)
+        if bad_ref is not None:
+            raise FlowDefinitionError(
+                f"{what} has a $ref that cannot be resolved: {bad_ref!r}",
+                hint="point references into the schema itself, such as '#/$defs/Item'; "
+                "schemas are never fetched",
+            )
         if not _describes_object(data):
             raise FlowDefinitionError(
                 f"{what} must describe an object (a JSON Schema with type: object)",
@@ -131,6 +232,7 @@ class JSONSchema(Mapping[str, Any]):
         self._view: Mapping[str, Any] = _freeze(data)
         self._hash: int | None = None
         self._validator: Validator | None = None
+        self._checking: dict[str, Any] | None = None
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -183,18 +285,25 @@ class JSONSchema(Mapping[str, Any]):
         result: dict[str, Any] = copy_json(self._data)
         return result
 
+    def checking_form(self) -> Mapping[str, Any]:
+        """The document as inputs are checked against it, read-only and shared: with its
+        ``$ref``s inlined when that gives the same schema (see :func:`inline_pointers`),
+        which validates about twice as fast; else the document itself."""
+        if self._checking is None:
+            self._checking = inline_pointers(self._data) or self._data
+        return MappingProxyType(self._checking)
+
     def validator(self) -> Validator:
-        """The document's draft 2020-12 validator, compiled on first use and kept."""
+        """A draft 2020-12 validator of :meth:`checking_form`, compiled on first use and
+        kept (validators are immutable: runs on many threads may share it)."""
         if self._validator is None:
             from jsonschema import Draft202012Validator
 
-            # The document is private to this object and never mutated: no copy.
-            self._validator = Draft202012Validator(self._data)
+            self.checking_form()
+            assert self._checking is not None
+            # The form is private to this object and never mutated: no copy.
+            self._validator = Draft202012Validator(self._checking)
         return self._validator
-
-    def root(self) -> Mapping[str, Any]:
-        """The document itself, read-only and shared (for walking it without copies)."""
-        return MappingProxyType(self._data)
 
 
 FlowSchema = type[BaseModel] | JSONSchema

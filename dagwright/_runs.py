@@ -15,6 +15,7 @@ taken over at once by the next resume in this process.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,11 @@ INTERRUPTIONS = (
     ExecutorClosedError,
 )
 """What stops a run from outside its tools' failures: the run is recorded interrupted."""
+
+
+def new_run_id() -> str:
+    """A fresh run id: 128 random bits in hex, unique without asking any store."""
+    return os.urandom(16).hex()
 
 
 class Run:

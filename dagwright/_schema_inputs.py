@@ -6,7 +6,7 @@ or that model's ``model_json_schema()``. So after ``jsonschema`` validates the i
 conformed the way pydantic would have built and dumped the model:
 
 * an absent property with a ``default`` gets a (conformed) copy of it, at the top level and in
-  nested objects (through ``$ref``, ``allOf``, the first matching ``anyOf``/``oneOf``
+  nested objects (through local ``$ref``, ``allOf``, the first matching ``anyOf``/``oneOf``
   branch, array ``items``/``prefixItems`` and ``additionalProperties``);
 * a key an object schema with ``properties`` does not declare is dropped, unless the
   schema says what to do with extra keys (``additionalProperties`` or
@@ -15,8 +15,9 @@ conformed the way pydantic would have built and dumped the model:
   makes an ``int`` given to a ``float`` field a float.
 
 What does not carry over: JSON Schema never coerces (``"5"`` is not an integer, ``1`` not
-a boolean) where pydantic's lax mode would, and a pydantic ``default_factory`` has no
-``default`` in the schema, so its field stays absent.
+a boolean) where pydantic's lax mode would, a pydantic ``default_factory`` has no
+``default`` in the schema, so its field stays absent, and a ``set`` field (an array with
+``uniqueItems``) keeps the order given where the model sorts it.
 """
 
 from __future__ import annotations
@@ -31,12 +32,22 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
+_JSON_TYPES: dict[type, frozenset[str]] = {
+    dict: frozenset({"object"}),
+    list: frozenset({"array"}),
+    str: frozenset({"string"}),
+    bool: frozenset({"boolean"}),
+    int: frozenset({"integer", "number"}),
+    float: frozenset({"number", "integer"}),  # 1.0 is an integer to JSON Schema
+    type(None): frozenset({"null"}),
+}
+"""The JSON Schema types a (JSON) value of each Python type may satisfy."""
+
+_MAX_MESSAGE = 300
+"""Characters of one error message kept (the value is in the error's ``input``)."""
+
 _MAX_REFS = 64
 """``$ref`` hops followed in a row before giving up (a reference cycle)."""
-
-
-def _loc(path: Any) -> tuple[str | int, ...]:
-    return tuple(path)
 
 
 def _details(errors: list[ValidationError]) -> list[dict[str, Any]]:
@@ -45,18 +56,27 @@ def _details(errors: list[ValidationError]) -> list[dict[str, Any]]:
     details: list[dict[str, Any]] = []
     seen_missing: set[tuple[str | int, ...]] = set()
     for error in errors:
-        loc = _loc(error.absolute_path)
+        loc: tuple[str | int, ...] = tuple(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
             for name in error.validator_value:
                 where = (*loc, name)
                 if name not in error.instance and where not in seen_missing:
                     seen_missing.add(where)
+                    # As pydantic reports it: the input is the object lacking the key.
                     details.append(
-                        {"type": "missing", "loc": where, "msg": "Field required", "input": {}}
+                        {
+                            "type": "missing",
+                            "loc": where,
+                            "msg": "Field required",
+                            "input": error.instance,
+                        }
                     )
             continue
         kind = str(error.validator)
-        details.append({"type": kind, "loc": loc, "msg": error.message, "input": error.instance})
+        message = error.message
+        if len(message) > _MAX_MESSAGE:  # jsonschema quotes the whole value it refused
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        details.append({"type": kind, "loc": loc, "msg": message, "input": error.instance})
     return details
 
 
@@ -79,7 +99,7 @@ def check_inputs(flow: str, schema: JSONSchema, data: dict[str, Any]) -> dict[st
             missing=missing,
             errors=details,
         )
-    result = _Conformer(schema.root(), validator).value(schema.root(), data)
+    result = _Conformer(schema.checking_form(), validator).value(schema.checking_form(), data)
     if not isinstance(result, dict):  # pragma: no cover - an object schema gives an object
         raise FlowInputError(f"inputs of flow {flow!r} are not an object")
     return result
@@ -94,6 +114,35 @@ class _Conformer:
 
     def fits(self, schema: Mapping[str, Any], value: Any) -> bool:
         return bool(self.validator.evolve(schema=schema).is_valid(value))
+
+    def branch(self, branches: Any, value: Any) -> Any:
+        """The first branch ``value`` is valid under, ``None`` if none is.
+
+        Branches whose declared ``type`` cannot hold the value are passed over without
+        validating; when one candidate is left it is taken as is (``Optional[Model]``,
+        pydantic's most common union, then costs no validation at all).
+        """
+        admitted = _JSON_TYPES.get(type(value), frozenset())
+        candidates = [b for b in branches if self.may_hold(b, admitted)]
+        if len(candidates) == 1:
+            return candidates[0]
+        return next((b for b in candidates if self.fits(b, value)), None)
+
+    def may_hold(self, schema: Any, admitted: frozenset[str]) -> bool:
+        """False only when ``schema`` surely refuses values of the ``admitted`` types."""
+        node = schema
+        for _ in range(_MAX_REFS):
+            if not isinstance(node, Mapping):
+                return True
+            kind = node.get("type")
+            if kind is not None:
+                kinds = {kind} if isinstance(kind, str) else set(kind)
+                return bool(kinds & admitted)
+            ref = node.get("$ref")
+            if not isinstance(ref, str):
+                return True
+            node = resolve_local(self.root, ref)
+        return True
 
     def value(self, schema: Any, value: Any, hops: int = 0, *, prune: bool = True) -> Any:
         """``value`` conformed to ``schema``; ``prune=False`` inside an ``allOf`` part,
@@ -110,10 +159,9 @@ class _Conformer:
         for keyword in ("anyOf", "oneOf"):
             branches = schema.get(keyword)
             if branches:
-                for branch in branches:
-                    if self.fits(branch, value):
-                        value = self.value(branch, value, hops, prune=prune)
-                        break
+                chosen = self.branch(branches, value)
+                if chosen is not None:
+                    value = self.value(chosen, value, hops, prune=prune)
         kind = type(value)
         if kind is dict:
             return self.object(schema, value, prune)

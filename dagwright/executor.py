@@ -18,7 +18,6 @@ the pool down instead.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -39,7 +38,7 @@ from dagwright._json_schema import validating_model
 from dagwright._logging import get_logger
 from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
 from dagwright._plan_cache import plan_cache
-from dagwright._runs import Leases, Run
+from dagwright._runs import Leases, Run, new_run_id
 from dagwright.checkpoint.lease import Owner
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.compiler import CompiledFlow, compile_flow
@@ -111,6 +110,12 @@ class FlowExecutor:
         self._pool: WorkerPool | None = None
         self._leases = Leases()
         self._closed = False
+
+    @staticmethod
+    def new_run_id() -> str:
+        """A fresh run id, made the way :meth:`run` makes one when given none (128 random
+        bits, hex): pass it as ``run_id`` to know a run's id before it starts."""
+        return new_run_id()
 
     # ---- properties ----------------------------------------------------------------
 
@@ -429,7 +434,7 @@ class FlowExecutor:
         check_run_id(run_id, optional=True)
         compiled = self.compile(flow_or_name)
         data = prepare_inputs(compiled, inputs)
-        run_id = run_id if run_id is not None else os.urandom(16).hex()
+        run_id = run_id if run_id is not None else new_run_id()
         owner = None
         if self._checkpointer is not None:
             plan, now = compiled.plan, time.time()

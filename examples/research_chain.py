@@ -7,7 +7,7 @@ runs on its own branch, concurrently with the search; ``extract`` joins both bra
 Runs are journaled in the embedded SQLite store (``.dagwright/runs.sqlite``), so an
 interrupted run could be finished with ``executor.resume(run_id)``.
 
-Run it with ``make demo`` or ``python examples/research_chain.py "your question"``.
+Run it with ``python examples/research_chain.py "your question"``.
 """
 
 from __future__ import annotations

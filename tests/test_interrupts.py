@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from dagwright import DAGFlow, FlowExecutor, InMemoryCheckpointer, Step, tool
+from dagwright.events import StepStarted
 
 PRESSED = threading.Event()  # the interrupt was sent
 RELEASE = threading.Event()  # lets the waiting tools return at the end of a test
@@ -106,3 +107,41 @@ def test_cancelling_arun_stops_the_run_resumably() -> None:
         result = asyncio.run(ex.aresume("a1", flow))
     assert result.success, result.error
     assert result.output["value"] == 2
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_while_a_stream_waits_stops_the_run_resumably() -> None:
+    store = InMemoryCheckpointer()
+    flow = _flow("presses_ctrl_c")
+    with FlowExecutor([quick, presses_ctrl_c], checkpointer=store) as ex:
+        seen = []
+        with pytest.raises(KeyboardInterrupt):
+            for item in ex.stream(flow, {"x": 1}, run_id="s1"):
+                seen.append(type(item).__name__)
+        assert "StepStarted" in seen
+        assert store.header("s1").status == "interrupted"
+        assert store.lease("s1") is None
+        _, entries = store.load("s1")
+        assert [entry["step"] for entry in entries] == ["first"]
+        RELEASE.set()
+        result = ex.resume("s1", flow)
+    assert result.success, result.error
+    assert result.output["value"] == 2
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_in_the_loop_of_a_stream_stops_the_run_once_the_stream_is_closed() -> None:
+    store = InMemoryCheckpointer()
+    flow = _flow("waits")
+    with FlowExecutor([quick, waits], checkpointer=store) as ex:
+        stream = ex.stream(flow, {"x": 1}, run_id="s2")
+        with pytest.raises(KeyboardInterrupt):
+            for item in stream:
+                if isinstance(item, StepStarted) and item.step_id == "second":
+                    raise KeyboardInterrupt  # as if Ctrl-C hit the consumer's own code
+        stream.close()  # type: ignore[attr-defined]  # a generator
+        assert store.header("s2").status == "interrupted"
+        assert store.lease("s2") is None
+        RELEASE.set()
+        result = ex.resume("s2", flow)
+    assert result.success, result.error

@@ -150,7 +150,12 @@ def test_the_held_document_is_read_only_and_copies_are_fresh() -> None:
         ({"type": "object", "properties": {"n": {"minimum": "zero"}}}, "not a valid JSON"),
         ({"type": "object", "default": float("nan")}, "is not JSON"),
         ({"type": "object", 1: "x"}, "is not JSON"),
-        ({"$ref": "#/$defs/Missing"}, "must describe an object"),
+        ({"$ref": "#/$defs/Missing"}, "has a $ref that cannot be resolved: '#/$defs/Missing'"),
+        (
+            {"type": "object", "properties": {"n": {"$ref": "https://example.com/n.json"}}},
+            "cannot be resolved: 'https://example.com/n.json'",
+        ),
+        ({"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}}, "cannot be resolved"),
         (5, "must be a pydantic model class or a JSON Schema object"),
         ("object", "must be a pydantic model class or a JSON Schema object"),
     ],
@@ -210,6 +215,12 @@ class MissingOut(BaseModel):
             "DW303",
         ),
         (lambda s: Flow("f", [Step(tool="shout")], input_schema=s(NumIn)), "DW203"),
+        (
+            lambda s: Flow(
+                "f", [Step(tool="double"), Step(tool="increment")], input_schema=s(NumIn)
+            ),
+            "DW301",
+        ),
     ],
 )
 def test_the_dict_form_gives_the_same_diagnostics(flow_of: Any, code: str) -> None:
@@ -331,6 +342,11 @@ def test_schema_errors_have_the_shape_of_model_errors(lane: Lane) -> None:
     )
     for error in as_dict.errors:
         assert {"type", "loc", "msg", "input"} <= set(error)
+
+    def missing_inputs(error: FlowInputError) -> dict[tuple[Any, ...], Any]:
+        return {tuple(e["loc"]): e["input"] for e in error.errors if e["type"] == "missing"}
+
+    assert missing_inputs(as_dict) == missing_inputs(as_model)
     assert "do not match Order: 3 error(s)" in as_dict.message
     assert "n: Field required" in as_dict.message
     assert "rate: 'fast' is not of type 'number'" in as_dict.message
@@ -415,7 +431,27 @@ def test_sub_flow_outputs_follow_the_output_schema(lane: Lane, form: str) -> Non
 # ---------------------------------------------------------------------------------------
 # Property: a random simple model and its JSON Schema run alike
 
+
+class Inner(BaseModel):
+    a: int
+    b: str = "x"
+    c: float = 1
+
+
+_INNER = st.fixed_dictionaries(
+    {"a": st.integers(-5, 5)},
+    optional={
+        "b": st.text(max_size=3),
+        "c": st.integers(-3, 3) | st.floats(-1, 1),
+        "zz": st.none(),
+    },
+)
+
 _FIELD_TYPES: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
+    "nested": (Inner, _INNER),
+    "nested_list": (list[Inner], st.lists(_INNER, max_size=3)),
+    "nested_optional": (Inner | None, st.none() | _INNER),
+    "map": (dict[str, float], st.dictionaries(st.text(max_size=2), st.integers(-3, 3), max_size=2)),
     "int": (int, st.integers(-(10**6), 10**6)),
     "str": (str, st.text(max_size=5)),
     "float": (float, st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-100, 100)),
@@ -423,6 +459,15 @@ _FIELD_TYPES: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
     "list": (list[int], st.lists(st.integers(-5, 5), max_size=3)),
     "optional": (int | None, st.none() | st.integers(-5, 5)),
 }
+
+
+def _as_default(kind: str, value: Any) -> Any:
+    """A default as a model author writes it: nested models as instances, not dicts."""
+    if kind in ("nested", "nested_optional") and value is not None:
+        return Inner.model_validate(value)
+    if kind == "nested_list":
+        return [Inner.model_validate(v) for v in value]
+    return value
 
 
 @st.composite
@@ -434,7 +479,7 @@ def models_and_inputs(draw: st.DrawFn) -> tuple[type[BaseModel], dict[str, Any]]
         annotation, values = _FIELD_TYPES[kind]
         name = f"f{i}"
         if draw(st.booleans()):
-            default = draw(values)
+            default = _as_default(kind, draw(values))
             fields[name] = (annotation, default)
             if draw(st.booleans()):
                 inputs[name] = draw(values)
@@ -465,3 +510,86 @@ def test_a_model_and_its_json_schema_run_alike(
     assert runs[0].output == runs[1].output
     assert json.dumps(runs[0].output, sort_keys=True) == json.dumps(runs[1].output, sort_keys=True)
     assert runs[0].digest == runs[1].digest
+
+
+def test_a_flow_file_and_the_python_flow_it_was_dumped_from_run_alike(lane: Lane) -> None:
+    from dagwright import dump_flow, load_flow
+
+    python_flow = Flow("f", [Step(tool="total")], input_schema=Order, output_schema=Res)
+    text = dump_flow(python_flow)
+    from_file = load_flow(text)
+    assert isinstance(from_file.input_schema, JSONSchema)
+    assert from_file.definition_digest == python_flow.definition_digest
+    assert load_flow(dump_flow(from_file)).definition_digest == python_flow.definition_digest
+    with FlowExecutor([total]) as ex:
+        a = lane(ex, python_flow, {"n": 2, "items": [{"name": "x"}]})
+        b = lane(ex, from_file, {"n": 2, "items": [{"name": "x"}]})
+    assert a.output == b.output
+    assert a.digest == b.digest
+
+
+def test_references_by_id_and_anchor_resolve_inside_the_document(lane: Lane) -> None:
+    schema = {
+        "type": "object",
+        "$defs": {
+            "Pos": {"$id": "urn:example:pos", "type": "integer", "minimum": 1},
+            "Word": {"$anchor": "word", "type": "string", "default": "hi"},
+        },
+        "properties": {"n": {"$ref": "urn:example:pos"}, "text": {"$ref": "#word"}},
+        "required": ["n"],
+    }
+    flow = Flow("f", [Step(tool="double")], input_schema=schema)
+    with FlowExecutor([double]) as ex:
+        assert lane(ex, flow, {"n": 2, "text": "x"}).output["result"] == 4
+        with pytest.raises(FlowInputError, match="less than the minimum"):
+            lane(ex, flow, {"n": 0})
+        with pytest.raises(FlowInputError, match="is not of type 'string'"):
+            lane(ex, flow, {"n": 1, "text": 5})
+
+
+class Node(BaseModel):
+    n: int
+    kids: list[Node] = []
+
+
+def test_a_recursive_schema_validates_and_fills_defaults_at_any_depth(lane: Lane) -> None:
+    deep = {"n": 1, "kids": [{"n": 2, "kids": [{"n": 3}]}, {"n": 4}]}
+    bad = {"n": 1, "kids": [{"n": 2, "kids": [{"n": "three"}]}]}
+    outputs = []
+    for schema in both(Node):
+        flow = Flow("f", [Step(tool="double")], input_schema=schema)
+        with FlowExecutor([double]) as ex:
+            outputs.append(lane(ex, flow, deep).output)
+            with pytest.raises(FlowInputError) as info:
+                lane(ex, flow, bad)
+        assert tuple(info.value.errors[0]["loc"])[:4] == ("kids", 0, "kids", 0)
+    assert outputs[0] == outputs[1]
+    assert outputs[1]["kids"][0]["kids"][0] == {"n": 3, "kids": []}
+    assert outputs[1]["kids"][1] == {"n": 4, "kids": []}
+
+
+def test_pointer_references_are_inlined_for_checking_and_others_kept() -> None:
+    from dagwright._json_schema import inline_pointers
+
+    plain = JSONSchema(dumped(Order)).checking_form()
+    assert "$defs" not in plain
+    assert plain["properties"]["items"]["items"]["properties"]["qty"]["default"] == 1
+    assert inline_pointers(dumped(Node)) is None  # recursive: checked as written
+    with_assertion = {
+        "type": "object",
+        "$defs": {"P": {"type": "integer"}},
+        "properties": {"n": {"$ref": "#/$defs/P", "minimum": 3}},
+    }
+    inlined = inline_pointers(with_assertion)
+    assert inlined is not None
+    assert inlined["properties"]["n"] == {"minimum": 3, "allOf": [{"type": "integer"}]}
+
+
+def test_an_error_about_a_huge_value_keeps_its_message_short(lane: Lane) -> None:
+    flow = Flow("f", [Step(tool="double")], input_schema=dumped(NumIn))
+    with FlowExecutor([double]) as ex, pytest.raises(FlowInputError) as info:
+        lane(ex, flow, {"n": "x" * 100_000})
+    (error,) = info.value.errors
+    assert len(error["msg"]) <= 300 and error["msg"].endswith("...")
+    assert error["input"] == "x" * 100_000
+    assert len(info.value.message) < 1_000

@@ -1,0 +1,243 @@
+"""The parser of the ``dagwright`` command and the dispatch to one command module.
+
+argparse, from the standard library: the command line adds no dependency to the core and
+behaves like ruff's and mypy's (``--help`` on every command, ``--version``, usage errors
+exit 2 with argparse's message). Each command's module is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from dagwright.cli._errors import (
+    BAD_INPUT,
+    FAILED,
+    INTERRUPTED,
+    debug_enabled,
+    report_error,
+    report_internal,
+    report_os_error,
+)
+
+DEFAULT_STORE = os.path.join(".dagwright", "runs.sqlite")
+"""The store ``run`` and ``runs`` use when ``--store`` is not given (relative to the
+current directory)."""
+
+_EPILOG = (
+    "exit codes: 0 success, 1 lint errors or a failed run, 2 usage error or unreadable "
+    "input, 3 internal error, 130 interrupted"
+)
+
+
+_DEBUG_HELP = "print the traceback of an internal error (also DAGWRIGHT_DEBUG=1)"
+
+
+def _version() -> str:
+    from dagwright import __version__
+
+    return __version__
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    """``--select DW201,DW3`` (comma-separated, repeatable)."""
+    return tuple(code.strip() for code in text.split(",") if code.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every subcommand with its ``--help``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=_DEBUG_HELP,
+    )
+    parser = argparse.ArgumentParser(
+        prog="dagwright",
+        description="Lint, run, inspect and draw dagwright flow files.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"dagwright {_version()}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lint = commands.add_parser(
+        "lint",
+        parents=[common],
+        help="check flow files statically",
+        description="Run every compile check on flow files. Without tools only the checks "
+        "that need none run, and the report says which were skipped.",
+        epilog="exit codes: 0 clean or warnings only (1 with --strict), 1 errors, "
+        "2 unreadable input",
+    )
+    lint.add_argument("files", nargs="+", metavar="FILE", help="flow files (YAML or JSON)")
+    source = lint.add_mutually_exclusive_group()
+    source.add_argument(
+        "--tools",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import the Tool objects of MODULE (dotted name or path/to/file.py; repeatable)",
+    )
+    source.add_argument(
+        "--tools-manifest", metavar="FILE", help="check against a tool manifest instead"
+    )
+    lint.add_argument(
+        "--format", choices=("text", "json", "sarif", "github"), default="text", help="output"
+    )
+    lint.add_argument(
+        "--select", type=_codes, action="append", default=[], metavar="CODES",
+        help="only these codes or prefixes (comma-separated)",
+    )  # fmt: skip
+    lint.add_argument(
+        "--ignore", type=_codes, action="append", default=[], metavar="CODES",
+        help="leave out these codes or prefixes (comma-separated)",
+    )  # fmt: skip
+    lint.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    lint.set_defaults(module="lint", parser=lint)
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="run a flow file",
+        description="Run the flow in the first FILE; the other files hold the sub-flows it "
+        "calls. Every run is journaled in the store, so an interrupted run can be finished "
+        "with --resume.",
+        epilog="exit codes: 0 the run succeeded, 1 it failed, 2 unusable input, "
+        "130 interrupted (the command to resume it is printed)",
+    )
+    run.add_argument(
+        "files", nargs="+", metavar="FILE", help="the flow to run, then its sub-flow files"
+    )
+    run.add_argument(
+        "--input", metavar="JSON|@FILE", help="the run's inputs: a JSON object, or @file.json"
+    )
+    run.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
+    )  # fmt: skip
+    run.add_argument("--store", metavar="PATH", help=f"the run store (default {DEFAULT_STORE})")
+    run.add_argument("--run-id", metavar="ID", help="the new run's id (default: a random one)")
+    run.add_argument("--resume", metavar="ID", help="finish the stored run ID instead")
+    run.add_argument(
+        "--max-concurrency", type=int, default=8, metavar="N", help="calls at once (default 8)"
+    )
+    run.add_argument("--json", action="store_true", help="print only the result, as JSON")
+    run.add_argument(
+        "--no-progress", action="store_true", help="plain lines, no live display, on a terminal"
+    )
+    run.set_defaults(module="run", parser=run)
+
+    runs = commands.add_parser(
+        "runs",
+        parents=[common],
+        help="list, show or delete stored runs",
+        description="Read the run store (never creating one).",
+    )
+    actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    store_args = argparse.ArgumentParser(add_help=False)
+    store_args.add_argument(
+        "--store", metavar="PATH", default=DEFAULT_STORE, help=f"default {DEFAULT_STORE}"
+    )
+    store_args.add_argument("--json", action="store_true", help="print JSON")
+    listing = actions.add_parser(
+        "list", parents=[common, store_args], help="stored runs, newest first"
+    )
+    listing.set_defaults(module="runs", parser=listing)
+    show = actions.add_parser(
+        "show", parents=[common, store_args], help="one run: its header and step records"
+    )
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.set_defaults(module="runs", parser=show)
+    delete = actions.add_parser(
+        "delete", parents=[common, store_args], help="forget a run that nobody is running"
+    )
+    delete.add_argument("run_id", metavar="RUN_ID")
+    delete.set_defaults(module="runs", parser=delete)
+
+    graph = commands.add_parser(
+        "graph",
+        parents=[common],
+        help="draw a flow file's DAG",
+        description="Draw the DAG of a flow file: maps and sub-flows visible, `when` on "
+        "edges; with --run, steps coloured by the status the run recorded.",
+    )
+    graph.add_argument("file", metavar="FILE")
+    graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    graph.add_argument("--run", metavar="RUN_ID", help="colour steps by this run's statuses")
+    graph.add_argument(
+        "--store", metavar="PATH", default=DEFAULT_STORE, help=f"default {DEFAULT_STORE}"
+    )
+    graph.set_defaults(module="graph", parser=graph)
+
+    schema = commands.add_parser(
+        "schema",
+        parents=[common],
+        help="print the JSON Schema of flow files",
+        description="Print the JSON Schema (draft 2020-12) that flow files follow.",
+    )
+    schema.set_defaults(module="schema", parser=schema)
+
+    tools = commands.add_parser(
+        "tools", parents=[common], help="tool manifests", description="Tool manifests."
+    )
+    tool_actions = tools.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = tool_actions.add_parser(
+        "export",
+        parents=[common],
+        help="write the manifest of the tools in modules",
+        description="Write the tool manifest (JSON) of every Tool object in the modules.",
+    )
+    export.add_argument(
+        "modules", nargs="+", metavar="MODULE", help="dotted module name or path/to/file.py"
+    )
+    export.add_argument("-o", "--output", metavar="FILE", help="write it there (default: stdout)")
+    export.set_defaults(module="tools", parser=export)
+    return parser
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (captured): nothing will be flushed to a closed pipe
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); the exit code.
+
+    Never raises for bad input or an interrupt: each becomes one line on stderr and its
+    exit code (see :mod:`dagwright.cli._errors`).
+    """
+    from dagwright.errors import DagwrightError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error (2)
+        return stop.code if isinstance(stop.code, int) else BAD_INPUT
+    debug = debug_enabled(bool(getattr(args, "debug", False)))
+    try:
+        module = importlib.import_module(f"dagwright.cli.{args.module}")
+        code: int = module.command(args)
+        return code
+    except SystemExit as stop:  # a usage error found by the command (parser.error)
+        return stop.code if isinstance(stop.code, int) else BAD_INPUT
+    except DagwrightError as error:
+        return report_error(error)
+    except BrokenPipeError:  # `dagwright schema | head`: the reader has gone
+        _silence_stdout()
+        return FAILED
+    except (OSError, UnicodeDecodeError) as error:
+        return report_os_error(error)
+    except KeyboardInterrupt:
+        print("dagwright: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as error:
+        return report_internal(error, debug=debug)

@@ -1,0 +1,270 @@
+"""``dagwright run FILE [FILES...]``: run a flow file, journaled, with live progress.
+
+FILE is the flow to run; FILES are sub-flow files, registered alongside it. Tools come
+from ``--tools MODULE`` and from the files' ``tools:`` sections, imported only now. The
+run is driven through :meth:`FlowExecutor.stream` (or ``stream_resume`` for
+``--resume``), so progress follows its events as they happen.
+
+Ctrl-C stops the run cleanly: the first SIGINT raises ``KeyboardInterrupt`` in the
+driving thread and further ones are ignored while the run records what it completed and
+marks itself ``interrupted``; the command that resumes it is printed, and the exit code
+is 130. The run id is chosen before the run starts (``FlowExecutor.new_run_id()`` when
+``--run-id`` is not given), so it can always be printed.
+
+``--json`` prints only the result on stdout (see :func:`result_json`); progress and log
+lines then go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from dagwright.cli._app import DEFAULT_STORE
+from dagwright.cli._common import open_store, parse_inputs, unknown_run, use_cwd_imports
+from dagwright.cli._errors import FAILED, INTERRUPTED, OK
+from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
+from dagwright.errors import CheckpointNotFoundError, RunExistsError
+from dagwright.results import ExecutionResult
+
+if TYPE_CHECKING:
+    from dagwright import FlowExecutor
+    from dagwright.flows import Flow
+
+
+def result_json(result: ExecutionResult) -> dict[str, Any]:
+    """The ``--json`` form of a result (a stable shape): ``run_id``, ``flow``,
+    ``version``, ``success``, ``status`` (``succeeded``/``failed``), ``digest``,
+    ``output`` (the final context), ``error`` (``ErrorInfo.to_dict()`` or null) and
+    ``steps`` (``StepRecord.to_dict()`` each, with times)."""
+    error = result.error
+    return {
+        "run_id": result.run_id,
+        "flow": result.flow_name,
+        "version": result.flow_version,
+        "success": result.success,
+        "status": "succeeded" if result.success else "failed",
+        "digest": result.digest,
+        "output": result.output,
+        "error": None if error is None else error.to_dict(),
+        "steps": [record.to_dict() for record in result.steps],
+    }
+
+
+def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
+    """The command line that finishes ``run_id``: the same files and tools."""
+    words = ["dagwright", "run", *args.files]
+    for module in args.tools:
+        words += ["--tools", module]
+    words += ["--resume", run_id, "--store", store]
+    return shlex.join(words)
+
+
+class _LogLines(logging.Handler):
+    """dagwright's warnings as ``dagwright: warning: ...`` lines on the current stderr
+    (looked up per record, so a live display that redirects stderr keeps them tidy)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"dagwright: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _log_lines() -> Iterator[_LogLines]:
+    logger = logging.getLogger("dagwright")
+    handler = _LogLines(logging.WARNING)
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)  # run events (DEBUG) are not even built
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _ctrl_c(on_press: Callable[[], None]) -> Iterator[None]:
+    """While the run goes, the first Ctrl-C raises ``KeyboardInterrupt`` and later ones
+    are ignored until the run has recorded that it stopped. Left alone when SIGINT is not
+    Python's default (ignored by the parent, or handled by an embedding program)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def pressed(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        on_press()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, pressed)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run (or resume) the flow; 0 succeeded, 1 failed, 130 interrupted."""
+    parser: argparse.ArgumentParser = args.parser
+    if args.resume is not None and args.input is not None:
+        parser.error("--input cannot be used with --resume: a resumed run keeps its inputs")
+    if args.resume is not None and args.run_id is not None:
+        parser.error("--run-id cannot be used with --resume: name the run to resume")
+    if args.max_concurrency < 1:
+        parser.error(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
+
+    from dagwright import FlowExecutor, FlowRegistry
+    from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
+
+    inputs = parse_inputs(args.input)
+    flows = load_flows(args.files)
+    flow = flows[0]
+    registry = FlowRegistry()
+    for each in flows:
+        registry.register(each)
+    use_cwd_imports()
+    tools = list(import_tools(args.tools)) if args.tools else []
+    for each in flows:
+        source = flow_source(each)
+        if source is not None and source.tools:
+            tools += import_tool_paths(source.tools)
+    unique = list({id(item): item for item in tools}.values())
+
+    store_path = args.store if args.store is not None else DEFAULT_STORE
+    store = open_store(store_path, create=args.resume is None, default=args.store is None)
+    run_id = args.resume if args.resume is not None else args.run_id or FlowExecutor.new_run_id()
+    out = sys.stderr if args.json else sys.stdout
+    display: Display | None = None
+    try:
+        with _log_lines() as logs:
+            if args.resume is not None:
+                try:
+                    inputs = dict(store.header(run_id).inputs)
+                except CheckpointNotFoundError as error:
+                    raise unknown_run(error, store_path) from None
+            tracker = Tracker(flow, inputs)
+            with (
+                FlowExecutor(
+                    unique,
+                    registry=registry,
+                    checkpointer=store,
+                    max_concurrency=args.max_concurrency,
+                ) as executor,
+                _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
+            ):
+                _warn(executor, flow, logs)
+                stream: Iterator[Any] | None = None
+                try:
+                    stream = _start(executor, args, flow, inputs, run_id, store_path)
+                    if args.resume is not None:
+                        from dagwright.checkpoint import read_run
+
+                        tracker.restored(read_run(store, run_id, flow=flow).steps)
+                    if not args.no_progress and out.isatty():
+                        title = f"{flow.name} v{flow.version}  run {run_id}"
+                        display = LiveDisplay(tracker, out, title=title)
+                    else:
+                        display = PlainDisplay(tracker, out)
+                    result = _drive(stream, display)
+                except (KeyboardInterrupt, SystemExit) as stop:
+                    if display is not None:
+                        display.close()
+                    why = (
+                        "interrupted"
+                        if isinstance(stop, KeyboardInterrupt)
+                        else f"a tool exited the process (exit code {stop.code})"
+                    )
+                    if stream is None:  # stopped before the run existed: nothing to resume
+                        print(f"dagwright: {why} before run {run_id} started", file=sys.stderr)
+                    else:
+                        _close(stream)  # records it interrupted, if _drive did not already
+                        print(
+                            f"dagwright: {why}: run {run_id} stopped and was saved; resume "
+                            "it with:\n  " + resume_command(args, run_id, store_path),
+                            file=sys.stderr,
+                        )
+                    if isinstance(stop, KeyboardInterrupt):
+                        return INTERRUPTED
+                    # the tool's own exit code; the run did not finish, so never 0
+                    return stop.code if isinstance(stop.code, int) and stop.code else FAILED
+    finally:
+        if display is not None:
+            display.close()
+        store.close()
+    assert display is not None
+    display.finish(result)
+    if args.json:
+        print(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+    return OK if result.success else FAILED
+
+
+def _warn(executor: FlowExecutor, flow: Flow, logs: logging.Handler) -> None:
+    """Compile the flow first, so its warnings are printed as diagnostics (with their
+    file positions) rather than as the executor's log record of them."""
+    level = logs.level
+    logs.setLevel(logging.ERROR)
+    try:
+        compiled = executor.compile(flow)
+    finally:
+        logs.setLevel(level)
+    for diagnostic in compiled.all_warnings:
+        print(f"dagwright: warning: {diagnostic.format()}", file=sys.stderr)
+
+
+def _start(
+    executor: FlowExecutor,
+    args: argparse.Namespace,
+    flow: Flow,
+    inputs: dict[str, Any],
+    run_id: str,
+    store_path: str,
+) -> Iterator[Any]:
+    """The run's stream: a resume with ``--resume``, else a new run with ``run_id``."""
+    if args.resume is not None:
+        return executor.stream_resume(run_id, flow)
+    try:
+        return executor.stream(flow, inputs, run_id=run_id)
+    except RunExistsError as error:
+        raise RunExistsError(
+            error.message,
+            hint=f"finish it with `{resume_command(args, run_id, store_path)}`, or pick "
+            "another --run-id",
+            path=error.path,
+            run_id=error.run_id,
+        ) from None
+
+
+def _drive(stream: Iterator[Any], display: Display) -> ExecutionResult:
+    """Feed the stream's events to the display; its last item is the result. The stream
+    is closed however this ends, so an interrupt here stops (and records) the run."""
+    try:
+        for item in stream:
+            if isinstance(item, ExecutionResult):
+                return item
+            display.event(item)
+    finally:
+        _close(stream)
+    raise RuntimeError("dagwright internal error: the run's stream ended without a result")
+
+
+def _close(stream: Iterator[Any]) -> None:
+    """Close a run's stream (a generator): a run not finished is stopped and recorded
+    ``interrupted``; closing twice, or a finished stream, does nothing."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,171 @@
+"""``dagwright runs list | show RUN_ID | delete RUN_ID``: read (and prune) the run store.
+
+Never creates a store: a ``--store`` path with no file is an error (exit 2), and so is a
+file that is not a dagwright store (``DW-E015``) and an unknown run (``DW-E009``).
+``list`` shows the newest run first, then the runs whose rows cannot be read; ``show``
+prints a run's header and its step records (map instances with their index, sub-flow
+steps indented); ``delete`` refuses a run whose lease a live owner holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+from typing import TYPE_CHECKING
+
+from dagwright.cli._common import open_store, unknown_run
+from dagwright.cli._errors import OK
+from dagwright.cli._progress import error_text, record_duration, record_tool, seconds
+from dagwright.cli._table import table, when
+from dagwright.errors import CheckpointNotFoundError
+
+if TYPE_CHECKING:
+    from dagwright.checkpoint import Lease, RunHeader, SQLiteCheckpointer
+    from dagwright.results import ErrorInfo, StepRecord
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+
+
+def command(args: argparse.Namespace) -> int:
+    """Dispatch to the action; 0 on success (errors raise and exit 2)."""
+    store = open_store(args.store, create=False)
+    try:
+        if args.action == "list":
+            return _list(store, args)
+        try:
+            if args.action == "show":
+                return _show(store, args)
+            return _delete(store, args)
+        except CheckpointNotFoundError as error:
+            raise unknown_run(error, args.store) from None
+    finally:
+        store.close()
+
+
+def _ended(header: RunHeader) -> float | None:
+    return None if header.status == "running" else header.updated_at
+
+
+def _list(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
+    listing = store.runs()
+    runs = list(reversed(listing))
+    unreadable = listing.unreadable
+    if args.json:
+        data = {
+            "runs": [header.to_dict() for header in runs],
+            "unreadable": [
+                {"run_id": error.run_id, "code": error.code, "message": error.message}
+                for error in unreadable
+            ],
+        }
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return OK
+    if not runs and not unreadable:
+        print(f"no runs in {args.store}")
+        return OK
+    rows = [
+        [
+            header.run_id,
+            header.flow_name,
+            header.flow_version,
+            header.status,
+            when(header.started_at),
+            when(_ended(header)),
+        ]
+        for header in runs
+    ]
+    print(table(("run id", "flow", "version", "status", "started", "ended"), rows))
+    if unreadable:
+        print(f"\n{len(unreadable)} unreadable run(s):")
+        for error in unreadable:
+            print(f"  {error.run_id}: [{error.code}] {' '.join(error.message.split())}")
+    return OK
+
+
+def _frame(error: ErrorInfo | None) -> str:
+    """Where the error was raised: the last frame of its traceback (``file:line in f``)."""
+    if error is None or not error.traceback:
+        return ""
+    frames = list(_FRAME.finditer(error.traceback))
+    if not frames:
+        return ""
+    last = frames[-1]
+    where = last["file"]
+    with contextlib.suppress(ValueError):  # another drive
+        relative = os.path.relpath(where)
+        if not relative.startswith(os.pardir):
+            where = relative
+    return f"{where}:{last['line']} in {last['func']}"
+
+
+def _rows(records: tuple[StepRecord, ...], depth: int, rows: list[list[str]]) -> None:
+    for record in records:
+        label = "  " * depth + record.step_id
+        if record.index is not None:
+            label += f"[{record.index}]"
+        error = error_text(record.error)
+        frame = _frame(record.error)
+        if frame:
+            error += f" (at {frame})"
+        rows.append(
+            [
+                label,
+                record.status,
+                record_tool(record),
+                str(len(record.attempts)),
+                seconds(record_duration(record)),
+                error,
+            ]
+        )
+        _rows(record.children, depth + 1, rows)
+
+
+def _lease_text(lease: Lease | None, live: bool) -> str:
+    if lease is None:
+        return "none"
+    state = "live" if live else "gone (a resume takes it over)"
+    return f"{state}: {lease.owner.describe()}, expires {when(lease.expires_at)}"
+
+
+def _show(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
+    from dagwright.checkpoint import read_run
+
+    stored = read_run(store, args.run_id)
+    header = stored.header
+    if args.json:
+        data = stored.to_dict()
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return OK
+    fields = [
+        ["run", header.run_id],
+        ["flow", f"{header.flow_name} v{header.flow_version}"],
+        ["status", header.status],
+        ["started", when(header.started_at)],
+        ["ended", when(_ended(header))],
+        ["inputs", json.dumps(dict(header.inputs), ensure_ascii=False)],
+        ["lease", _lease_text(stored.lease, stored.live)],
+    ]
+    print(table(("", ""), fields).split("\n", 1)[1])
+    rows: list[list[str]] = []
+    _rows(stored.steps, 0, rows)
+    partial = "running" if stored.live else "incomplete"
+    for step_id, records in stored.in_progress.items():
+        count = stored.item_counts.get(step_id)
+        done = f"{len(records)}/{count} recorded" if count is not None else "partly recorded"
+        rows.append([step_id, partial, "-", "-", "-", done])
+        _rows(records, 1, rows)
+    print()
+    if rows:
+        print(table(("step", "status", "tool", "attempts", "duration", "error"), rows))
+    else:
+        print("no step recorded yet")
+    return OK
+
+
+def _delete(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
+    store.delete(args.run_id)  # refuses an unknown run and one a live owner holds
+    print(f"deleted run {args.run_id} from {args.store}")
+    return OK
