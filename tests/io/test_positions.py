@@ -320,6 +320,26 @@ def test_every_code_family_is_covered() -> None:
     assert set(CASES) == set(CODES)
 
 
+def test_a_flow_level_input_finding_points_into_input_schema() -> None:
+    text, expected = marked(
+        DAG
+        + """
+        input_schema:
+          type: object
+          properties:
+            n: {type: integer}
+            @results: {type: integer}
+          required: [n, results]
+        steps:
+          - id: a
+            tool: double
+        """
+    )
+    (diagnostic,) = [d for d in diagnostics_of(load_flow(text)) if d.code == "DW405"]
+    assert diagnostic.step_id is None
+    assert (diagnostic.line, diagnostic.col) == expected
+
+
 def test_python_flows_have_no_positions() -> None:
     flow = DAGFlow("f", [Step(id="a", tool="nope")])
     (diagnostic,) = [d for d in findings(flow) if d.code == "DW104"]
