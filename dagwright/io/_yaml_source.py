@@ -9,7 +9,8 @@ sees every alias where it is written.
 Refused, each with its position: duplicate keys, keys that are not text, aliases
 (``*name``; anchors alone are harmless), merge keys (``<<``), tags other than the
 standard ones, timestamps and binary data, ``.inf`` / ``.nan``, integers longer than
-Python converts, nesting deeper than :data:`MAX_NESTING`, more than one document.
+Python converts, nesting deeper than :data:`MAX_NESTING`, more than :data:`MAX_VALUES` values, more
+than one document.
 Refusing aliases rules out "billion laughs" documents, which expand a few lines of
 aliases into exponentially many values.
 """
@@ -27,6 +28,22 @@ from dagwright.errors import FlowFileError
 
 MAX_NESTING = 256
 """How many lists and mappings deep a flow file may nest."""
+
+MAX_VALUES = 1_000_000
+"""How many values (scalars, lists, mappings) a flow file may hold: a 10,000-step flow
+holds a few hundred thousand, and each costs memory for itself and its position."""
+
+
+def too_many(path: str | None, line: int, col: int) -> FlowFileError:
+    """The error of a file holding more than :data:`MAX_VALUES` values."""
+    return FlowFileError(
+        f"the file holds more than {MAX_VALUES:,} values",
+        path=path,
+        line=line,
+        col=col,
+        hint="a flow file describes steps; keep large data out of it",
+    )
+
 
 YAML_HINT = "install PyYAML to read YAML flow files: pip install 'dagwright[yaml]'"
 
@@ -84,6 +101,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     parsed = Parsed()
     stack: list[_Container] = []
     documents = 0
+    values = 0
     events = yaml.parse(text, Loader=loader)
     try:
         for event in events:
@@ -117,6 +135,9 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
                 _take_key(parent, event, kind, resolver, fail)
                 continue
             location = _child_location(parent)
+            values += 1
+            if values > MAX_VALUES:
+                raise too_many(path, *at)
             if kind == "ScalarEvent":
                 value = _scalar(event, resolver, scalars, fail)
                 _record(parsed, stack, location, at)

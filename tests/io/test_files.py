@@ -899,3 +899,17 @@ def test_anchors_alone_and_standard_tags_are_plain_yaml() -> None:
     )
     flow = load_flow(text)
     assert flow == DAGFlow("x", [Step(id="a", tool="t", timeout_s=1.5)], version="2")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_too_many_values_are_refused(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagwright.io import _json_source, _yaml_source
+
+    monkeypatch.setattr(_yaml_source, "MAX_VALUES", 1000)
+    monkeypatch.setattr(_json_source, "MAX_VALUES", 1000)
+    flow = DAGFlow("x", [Step(id="a", tool="t", inputs={"q": Literal(list(range(2000)))})])
+    error = load_error(dump_flow(flow, format=fmt), format=fmt)  # type: ignore[arg-type]
+    assert "more than 1,000 values" in error.message and error.line is not None
+    small = DAGFlow("x", [Step(id="a", tool="t", inputs={"q": Literal(list(range(900)))})])
+    assert load_flow(dump_flow(small, format=fmt), format=fmt) == small  # type: ignore[arg-type]
