@@ -106,13 +106,17 @@ class _Scanner:
         # Each open container with its location; a mapping's pending key ends ``location``.
         stack: list[tuple[dict[str, Any] | list[Any], Location]] = []
         location: Location = ()
+        count = 0
         while True:
             # Here a value starts at ``offset``, at ``location``.
             start = self.at(offset)
-            if len(parsed.values) >= MAX_VALUES:
+            count += 1
+            if count > MAX_VALUES:
                 raise too_many(self.path, *start)
-            parsed.values[location] = start
-            parsed.positions.setdefault(location, start)
+            if location and isinstance(location[-1], str):
+                parsed.values[location] = start  # a mapping entry: its key is elsewhere
+            else:
+                parsed.positions[location] = start
             char = text[offset : offset + 1]
             value: Any
             if char in ("{", "["):

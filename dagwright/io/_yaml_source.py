@@ -56,8 +56,8 @@ _MAP = "tag:yaml.org,2002:map"
 
 
 class Parsed:
-    """A document's value and positions: ``positions`` of keys and items, ``values``
-    of values (where a mapping entry's value starts)."""
+    """A document's value and positions: ``positions`` of keys and items (and of the
+    document), ``values`` where each mapping entry's value starts (after its key)."""
 
     __slots__ = ("positions", "value", "values")
 
@@ -250,9 +250,9 @@ def _record(parsed: Parsed, stack: list[_Container], location: Location, at: Pos
     parent = stack[-1] if stack else None
     if parent is not None and isinstance(parent.data, dict):
         parsed.positions[location] = parent.key_at
+        parsed.values[location] = at
     else:
         parsed.positions[location] = at
-    parsed.values[location] = at
 
 
 def _place(parsed: Parsed, stack: list[_Container], value: Any) -> None:

@@ -184,7 +184,8 @@ def _checked(parsed: Parsed, path: str | None) -> Parsed:
             items = enumerate(value)
         else:
             if isinstance(value, str):
-                _text(value, location, parsed.values, path)
+                where = parsed.values if location in parsed.values else parsed.positions
+                _text(value, location, where, path)
             continue
         pending.extend((item, (*location, key)) for key, item in items)
     return parsed
