@@ -259,7 +259,8 @@ def dump_flow(
 
     Deterministic: the same flow gives the same text (``format_version`` first, keys in
     a fixed order, block-style YAML). With ``path`` the text is also written there,
-    atomically (a temporary file in the same directory, then renamed).
+    atomically (a temporary file in the same directory, then renamed; ``FlowFileError``
+    if it cannot be).
     """
     data = flow_file_data(flow)
     if format == "json":
@@ -269,7 +270,15 @@ def dump_flow(
     else:
         raise FlowFileError(f"unknown flow file format {format!r}", hint="use 'yaml' or 'json'")
     if path is not None:
-        _write_atomic(os.fspath(path), text)
+        target = os.fspath(path)
+        try:
+            _write_atomic(target, text)
+        except OSError as exc:
+            raise FlowFileError(
+                f"the flow file cannot be written: {exc.strerror or exc}",
+                path=target,
+                hint="check that the directory exists and is writable",
+            ) from exc
     return text
 
 

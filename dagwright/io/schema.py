@@ -40,9 +40,9 @@ def _common_step_properties() -> dict[str, Any]:
             "description": "The step's id: letters, digits, '_', '.', '-'. Required in a "
             "dag; in a linear flow it defaults to the tool or sub-flow name.",
         },
-        "tool": {**_nullable(_NAME), "description": "The tool this step calls."},
+        "tool": {**_nullable({"type": "string"}), "description": "The tool this step calls."},
         "flow": {
-            **_nullable(_NAME),
+            **_nullable({"type": "string"}),
             "description": "The sub-flow this step calls (defined in another file).",
         },
         "inputs": {

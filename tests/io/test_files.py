@@ -248,6 +248,14 @@ def _umask() -> int:
     return mask
 
 
+def test_dump_to_a_missing_directory_is_a_flow_file_error(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "dir.yaml"
+    with pytest.raises(FlowFileError) as caught:
+        dump_flow(EXPECTED, target)
+    assert caught.value.path == str(target) and "cannot be written" in caught.value.message
+    assert not (tmp_path / "no").exists()
+
+
 def test_dump_rejects_an_unknown_format() -> None:
     with pytest.raises(FlowFileError):
         dump_flow(EXPECTED, format="toml")  # type: ignore[arg-type]

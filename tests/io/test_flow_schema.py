@@ -237,7 +237,7 @@ STEP_KEYS = [
 RETRY_KEYS = ["max_attempts", "backoff_s", "multiplier", "max_backoff_s", "retry_on", "x"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flow=flows(), data=st.data())
 def test_the_schema_and_the_loader_agree_on_altered_files(flow: Flow, data: st.DataObject) -> None:
     """One key of a valid file set to an odd value: both accept it, or both refuse it."""
