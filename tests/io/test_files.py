@@ -921,3 +921,16 @@ def test_too_many_values_are_refused(fmt: str, monkeypatch: pytest.MonkeyPatch) 
     assert "more than 1,000 values" in error.message and error.line is not None
     small = DAGFlow("x", [Step(id="a", tool="t", inputs={"q": Literal(list(range(900)))})])
     assert load_flow(dump_flow(small, format=fmt), format=fmt) == small  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow=flows())
+def test_the_round_trip_holds_with_the_pure_python_yaml_parser(flow: Flow) -> None:
+    import yaml
+
+    text = dump_flow(flow)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delattr(yaml, "CSafeLoader", raising=False)
+        back = load_flow(text, format="yaml")
+    assert back.definition_digest == flow.definition_digest
+    assert flow_source(back) is not None
