@@ -765,11 +765,13 @@ def test_the_pure_python_yaml_parser_reads_files_the_same(monkeypatch: pytest.Mo
     yaml_cases = [case for case in MALFORMED if not case[1].startswith("{")]
     with_libyaml = [str(load_error(case[1])) for case in yaml_cases]
     assert load_flow(RESEARCH) == EXPECTED
+    positions = dict(flow_source(load_flow(RESEARCH)).positions)  # type: ignore[union-attr]
     monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
     without = [str(load_error(case[1])) for case in yaml_cases]
     assert load_flow(RESEARCH) == EXPECTED
     source = flow_source(load_flow(RESEARCH))
     assert source is not None and source.position(("steps", 1, "depends_on", 0)) == (22, 18)
+    assert dict(source.positions) == positions
     differ = [(a, b) for a, b in zip(with_libyaml, without, strict=True) if a != b]
     # The two parsers word some syntax errors differently; positions and refusals agree.
     assert all(a.split(" [")[0] == b.split(" [")[0] for a, b in differ), differ
