@@ -3,6 +3,8 @@ own records, without taking the run's lease or writing anything."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,8 +153,8 @@ def run_story(store: Checkpointer, run_id: str = "r1") -> ExecutionResult:
 def test_a_finished_run_reads_back_as_its_own_records(store: Checkpointer) -> None:
     result = run_story(store)
     stored = read_run(store, "r1", flow=STORY)
-    expected = tuple(r for r in result.steps if r.status in ("completed", "skipped"))
-    assert [r.step_id for r in expected] == ["fan", "retry", "fb", "gated", "soft", "sub"]
+    expected = result.steps
+    assert [r.step_id for r in expected] == ["fan", "retry", "fb", "gated", "soft", "sub", "bad"]
     assert stored.steps == expected
     assert [r.to_dict() for r in stored.steps] == [r.to_dict() for r in expected]
     assert stored.header.status == "failed" and stored.header.flow_name == "story"
@@ -166,6 +169,10 @@ def test_a_finished_run_reads_back_as_its_own_records(store: Checkpointer) -> No
     soft_error = stored.step("soft").error
     assert soft_error is not None and soft_error.type == "KeyError"
     assert [c.step_id for c in stored.step("sub").children] == ["label", "echo"]
+    bad = stored.step("bad")
+    assert bad.status == "failed" and [a.status for a in bad.attempts] == ["failed"]
+    assert bad.error is not None and (bad.error.type, bad.error.message) == ("OSError", "exploded")
+    assert bad.error.traceback is not None and 'raise OSError("exploded")' in bad.error.traceback
     assert stored.statuses == {
         "fan": "completed",
         "retry": "completed",
@@ -173,7 +180,7 @@ def test_a_finished_run_reads_back_as_its_own_records(store: Checkpointer) -> No
         "gated": "skipped",
         "soft": "skipped",
         "sub": "completed",
-        "bad": "pending",
+        "bad": "failed",
         "after": "pending",
     }
 
@@ -181,7 +188,7 @@ def test_a_finished_run_reads_back_as_its_own_records(store: Checkpointer) -> No
 def test_without_the_flow_records_come_in_recorded_order(store: Checkpointer) -> None:
     result = run_story(store)
     stored = read_run(store, "r1")
-    expected = {r.step_id: r for r in result.steps if r.status in ("completed", "skipped")}
+    expected = {r.step_id: r for r in result.steps}
     assert {r.step_id: r for r in stored.steps} == expected
     assert stored.order is None
     assert set(stored.statuses) == set(expected)  # no "pending": the steps are unknown
@@ -204,7 +211,7 @@ def test_a_linear_flow_gets_its_default_ids(store: Checkpointer) -> None:
     assert stored.header.status == "succeeded"
 
 
-def test_a_failed_map_shows_its_recorded_instances_in_progress(store: Checkpointer) -> None:
+def test_a_failed_map_is_recorded_with_its_instances(store: Checkpointer) -> None:
     flow = DAGFlow(
         "maps",
         [
@@ -218,13 +225,16 @@ def test_a_failed_map_shows_its_recorded_instances_in_progress(store: Checkpoint
         result = ex.run(flow, {"items": [1, 2, 13, 4], "seed": 0}, run_id="m")
     assert not result.success
     stored = read_run(store, "m", flow=flow)
-    assert stored.steps == ()
-    [(step_id, done)] = stored.in_progress.items()
-    assert step_id == "fan.out"
-    assert done == result.step("fan.out").children[:2]
-    assert [r.index for r in done] == [0, 1]
-    assert stored.item_counts == {"fan.out": 4}
-    assert stored.statuses == {"fan.out": "incomplete", "tail": "pending"}
+    assert stored.steps == result.steps
+    fan = stored.step("fan.out")
+    assert fan.status == "failed" and fan.error is not None and fan.error.index == 2
+    assert [(r.index, r.status) for r in fan.children] == [
+        (0, "completed"),
+        (1, "completed"),
+        (2, "failed"),
+    ]
+    assert (stored.in_progress, stored.item_counts) == ({}, {})
+    assert stored.statuses == {"fan.out": "failed", "tail": "pending"}
 
 
 def test_a_stored_run_is_plain_json_data(store: Checkpointer) -> None:
@@ -233,13 +243,14 @@ def test_a_stored_run_is_plain_json_data(store: Checkpointer) -> None:
     assert json.loads(json.dumps(data)) == data
     assert data["header"] == store.header("r1").to_dict()
     assert data["lease"] is None and data["live"] is False
-    assert data["statuses"]["bad"] == "pending" and data["statuses"]["fan"] == "completed"
-    assert data["steps"] == [r.to_dict() for r in result.steps if r.step_id != "bad"]
+    assert data["statuses"]["bad"] == "failed" and data["statuses"]["fan"] == "completed"
+    assert data["statuses"]["after"] == "pending"
+    assert data["steps"] == [r.to_dict() for r in result.steps]
     assert data["order"] == ["fan", "retry", "fb", "gated", "soft", "sub", "bad", "after"]
     assert (data["in_progress"], data["item_counts"]) == ({}, {})
 
 
-def test_a_failed_sub_flow_shows_its_recorded_inner_steps_in_progress(
+def test_a_failed_sub_flow_is_recorded_with_its_inner_steps(
     store: Checkpointer,
 ) -> None:
     inner = Flow("shaky", [Step(tool="label"), Step(tool="explode")])
@@ -254,9 +265,15 @@ def test_a_failed_sub_flow_shows_its_recorded_inner_steps_in_progress(
     compiled = compile_flow(outer, TOOLS, found)
     for flow in (outer, compiled):
         stored = read_run(store, "s", flow=flow)
-        assert stored.steps == ()
-        assert stored.in_progress == {"call": result.step("call").children[:1]}
-        assert stored.statuses == {"call": "incomplete", "end": "pending"}
+        assert stored.steps == result.steps
+        call = stored.step("call")
+        assert [(c.step_id, c.status) for c in call.children] == [
+            ("label", "completed"),
+            ("explode", "failed"),
+        ]
+        assert call.error is not None and call.error.type == "SubflowError"
+        assert stored.in_progress == {}
+        assert stored.statuses == {"call": "failed", "end": "pending"}
 
 
 def test_an_unknown_run_is_not_found(store: Checkpointer) -> None:
@@ -299,7 +316,373 @@ def test_an_entry_recorded_twice_counts_once(store: Checkpointer) -> None:
     store.acquire("r1", owner, time.time())
     store.append("r1", [entries[0]], owner)
     stored = read_run(store, "r1", flow=STORY)
-    assert [r.step_id for r in stored.steps] == ["fan", "retry", "fb", "gated", "soft", "sub"]
+    assert [r.step_id for r in stored.steps] == [
+        "fan",
+        "retry",
+        "fb",
+        "gated",
+        "soft",
+        "sub",
+        "bad",
+    ]
+
+
+# ---- failed and cancelled units: recorded, and run again by a resume ---------------
+
+DOWN: dict[str, bool] = {}
+GATE: dict[str, Any] = {}
+
+
+@tool
+def outage(seed: int) -> int:
+    """Fails while ``DOWN["outage"]`` is set, counting its calls."""
+    CALLS["outage"] = CALLS.get("outage", 0) + 1
+    if DOWN.get("outage"):
+        raise ConnectionError(f"down {CALLS['outage']}")
+    return seed + 100
+
+
+@tool
+def spotty(n: int) -> int:
+    """Fails on 3 while ``DOWN["spotty"]`` is set, counting its calls."""
+    CALLS[f"spotty{n}"] = CALLS.get(f"spotty{n}", 0) + 1
+    if n == 3 and DOWN.get("spotty"):
+        raise ValueError(f"item {n} is down")
+    return n * 10
+
+
+@tool
+async def hang(n: int) -> int:
+    """Waits (until cancelled) once it has said it started; 0 fails once two others hang."""
+    if n == 0:
+        while GATE["started"] < 2:
+            await asyncio.sleep(0.001)
+        raise RuntimeError("first item broke")
+    GATE["started"] += 1
+    await asyncio.sleep(60)
+    return n
+
+
+@tool
+async def stall(seed: int) -> int:
+    """Waits (until cancelled)."""
+    GATE["started"] += 1
+    await asyncio.sleep(60)
+    return seed
+
+
+@tool
+async def crash_soon(seed: int) -> int:
+    """Fails once ``stall`` has started."""
+    while GATE["started"] < 1:
+        await asyncio.sleep(0.001)
+    raise RuntimeError("sibling broke")
+
+
+MORE = [*TOOLS, outage, spotty, hang, stall, crash_soon]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> None:
+    DOWN.clear()
+    GATE.clear()
+    GATE["started"] = 0
+
+
+def kinds(store: Checkpointer, run_id: str) -> list[tuple[str, str, int | None]]:
+    """The journal's entries as (kind, step, index)."""
+    return [(e["kind"], e["step"], e.get("index")) for e in store.load(run_id)[1]]
+
+
+def test_retries_then_failure_are_one_record_with_every_attempt(store: Checkpointer) -> None:
+    DOWN["outage"] = True
+    flow = Flow("retried", [Step(tool="outage", retry=RetryPolicy(max_attempts=3))])
+    with FlowExecutor(MORE, checkpointer=store) as ex:
+        result = ex.run(flow, {"seed": 1}, run_id="t")
+    assert not result.success
+    stored = read_run(store, "t", flow=flow)
+    assert stored.steps == result.steps
+    [record] = stored.steps
+    assert [(a.status, a.error.message if a.error else None) for a in record.attempts] == [
+        ("failed", "down 1"),
+        ("failed", "down 2"),
+        ("failed", "down 3"),
+    ]
+    assert stored.statuses == {"outage": "failed"}
+    assert kinds(store, "t") == [("failure", "outage", None)]  # one entry, not one per try
+
+
+@pytest.mark.timeout(60)
+def test_a_fail_fast_map_records_its_failed_and_cancelled_instances(
+    store: Checkpointer,
+) -> None:
+    flow = DAGFlow(
+        "fanfail",
+        [MapStep(id="fan", over="items", tool="hang", item="n", results="r", max_concurrency=3)],
+    )
+
+    async def go() -> ExecutionResult:
+        with FlowExecutor(MORE, checkpointer=store, max_concurrency=4) as ex:
+            return await ex.arun(flow, {"items": [0, 1, 2, 3, 4]}, run_id="ff")
+
+    result = asyncio.run(go())
+    assert not result.success
+    fan = result.step("fan")
+    assert [(c.index, c.status) for c in fan.children] == [
+        (0, "failed"),
+        (1, "cancelled"),
+        (2, "cancelled"),
+    ]
+    stored = read_run(store, "ff", flow=flow)
+    assert stored.steps == result.steps
+    assert stored.statuses == {"fan": "failed"}
+    assert sorted(kinds(store, "ff"), key=str) == sorted(
+        [
+            ("failure", "fan", 0),
+            ("failure", "fan", 1),
+            ("failure", "fan", 2),
+            ("failure", "fan", None),
+        ],
+        key=str,
+    )
+    assert stored.header.status == "failed"
+
+
+@pytest.mark.timeout(60)
+def test_a_cancelled_sibling_in_the_async_lane_is_recorded(store: Checkpointer) -> None:
+    flow = DAGFlow(
+        "siblings",
+        [
+            Step(id="slow", tool="stall"),
+            Step(id="quick", tool="crash_soon"),
+            Step(id="end", tool="echo", depends_on=("slow", "quick")),
+        ],
+    )
+
+    async def go() -> ExecutionResult:
+        with FlowExecutor(MORE, checkpointer=store, max_concurrency=2) as ex:
+            return await ex.arun(flow, {"seed": 1}, run_id="sib")
+
+    result = asyncio.run(go())
+    assert [(r.step_id, r.status) for r in result.steps] == [
+        ("slow", "cancelled"),
+        ("quick", "failed"),
+    ]
+    stored = read_run(store, "sib", flow=flow)
+    assert stored.steps == result.steps
+    assert stored.statuses == {"slow": "cancelled", "quick": "failed", "end": "pending"}
+    slow = stored.step("slow")
+    assert slow.error is not None and slow.error.type == "StepCancelledError"
+    assert [a.status for a in slow.attempts] == ["cancelled"]
+
+
+def test_after_a_resume_the_latest_record_wins(store: Checkpointer) -> None:
+    DOWN["outage"] = True
+    flow = DAGFlow(
+        "again",
+        [Step(id="first", tool="echo"), Step(id="down", tool="outage", depends_on="first")],
+    )
+    with FlowExecutor(MORE, checkpointer=store) as ex:
+        failed = ex.run(flow, {"seed": 1}, run_id="again")
+        assert read_run(store, "again", flow=flow).statuses == {
+            "first": "completed",
+            "down": "failed",
+        }
+        DOWN["outage"] = False
+        resumed = ex.resume("again", flow).raise_for_error()
+    assert failed.step("down").status == "failed"
+    assert CALLS["outage"] == 2  # the failed step ran again, once
+    for given in (flow, None):
+        stored = read_run(store, "again", flow=given)
+        assert stored.steps == resumed.steps
+        assert [(r.step_id, r.status) for r in stored.steps] == [
+            ("first", "completed"),
+            ("down", "completed"),
+        ]
+    assert stored.header.status == "succeeded"
+    assert kinds(store, "again") == [
+        ("step", "first", None),
+        ("failure", "down", None),
+        ("step", "down", None),
+    ]
+
+
+def test_a_resumed_fail_fast_map_reruns_only_its_failed_instance(store: Checkpointer) -> None:
+    DOWN["spotty"] = True
+    flow = DAGFlow(
+        "spots",
+        [MapStep(id="fan", over="items", tool="spotty", item="n", results="r", max_concurrency=1)],
+    )
+    with FlowExecutor(MORE, checkpointer=store, max_concurrency=1) as ex:
+        assert not ex.run(flow, {"items": [1, 2, 3, 4]}, run_id="sp").success
+        assert read_run(store, "sp", flow=flow).step("fan").status == "failed"
+        DOWN["spotty"] = False
+        resumed = ex.resume("sp", flow).raise_for_error()
+    assert [CALLS[f"spotty{n}"] for n in (1, 2, 3, 4)] == [1, 1, 2, 1]
+    stored = read_run(store, "sp", flow=flow)
+    assert stored.steps == resumed.steps
+    assert [(c.index, c.status) for c in stored.step("fan").children] == [
+        (i, "completed") for i in range(4)
+    ]
+
+
+def test_a_resumed_sub_flow_reads_back_completed_with_its_inner_steps(
+    store: Checkpointer,
+) -> None:
+    DOWN["outage"] = True
+    inner = Flow("remote", [Step(tool="label"), Step(tool="outage")])
+    outer = DAGFlow("calls", [Step(id="call", flow="remote")])
+    found = FlowRegistry()
+    found.register(inner)
+    with FlowExecutor(MORE, registry=found, checkpointer=store) as ex:
+        failed = ex.run(outer, {"seed": 2}, run_id="sub")
+        assert read_run(store, "sub", flow=outer).steps == failed.steps
+        DOWN["outage"] = False
+        resumed = ex.resume("sub", outer).raise_for_error()
+    stored = read_run(store, "sub", flow=outer)
+    assert stored.steps == resumed.steps
+    assert [(c.step_id, c.status) for c in stored.step("call").children] == [
+        ("label", "completed"),
+        ("outage", "completed"),
+    ]
+    assert kinds(store, "sub") == [
+        ("step", "label", None),
+        ("failure", "outage", None),
+        ("failure", "call", None),
+        ("step", "outage", None),
+        ("step", "call", None),
+    ]
+
+
+def test_a_map_of_sub_flows_records_a_failed_instance_whole(store: Checkpointer) -> None:
+    inner = Flow("per_item", [Step(tool="twice")])
+    flow = DAGFlow(
+        "maps_of_flows",
+        [MapStep(id="fan", over="items", flow="per_item", item="n", results="r",
+                 max_concurrency=1)],
+    )  # fmt: skip
+    found = FlowRegistry()
+    found.register(inner)
+    with FlowExecutor(MORE, registry=found, checkpointer=store, max_concurrency=1) as ex:
+        result = ex.run(flow, {"items": [1, 13, 2]}, run_id="mf")
+    assert not result.success
+    stored = read_run(store, "mf", flow=flow)
+    assert stored.steps == result.steps
+    [ok, bad] = stored.step("fan").children
+    assert (ok.status, bad.status, bad.index) == ("completed", "failed", 1)
+    assert [(c.step_id, c.status) for c in bad.children] == [("twice", "failed")]
+    # the instance is the unit: nothing inside it is journaled on its own
+    assert kinds(store, "mf") == [
+        ("instance", "fan", 0),
+        ("failure", "fan", 1),
+        ("failure", "fan", None),
+    ]
+
+
+class Recording(InMemoryCheckpointer):
+    """Notes each journal write and the final status, in the order they happen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, ...]] = []
+
+    def append(self, run_id: str, entries: Any, owner: Owner) -> None:
+        super().append(run_id, entries, owner)
+        self.writes.extend(("append", e["kind"], e["step"]) for e in entries)
+
+    def finish(self, run_id: str, status: Any, at: float, owner: Owner) -> None:
+        super().finish(run_id, status, at, owner)
+        self.writes.append(("finish", status))
+
+
+@pytest.mark.parametrize("lane", ["sync", "async"])
+def test_failure_entries_are_written_before_the_run_is_marked_failed(lane: str) -> None:
+    flow = DAGFlow(
+        "halts",
+        [
+            MapStep(id="fan", over="items", tool="twice", item="n", results="r"),
+            Step(id="tail", tool="echo", depends_on="fan"),
+        ],
+    )
+    store = Recording()
+    with FlowExecutor(MORE, checkpointer=store, max_concurrency=2) as ex:
+        inputs = {"items": [1, 13, 2], "seed": 0}
+        if lane == "sync":
+            result = ex.run(flow, inputs, run_id="h")
+        else:
+            result = asyncio.run(ex.arun(flow, inputs, run_id="h"))
+    assert not result.success
+    assert store.writes[-1] == ("finish", "failed")
+    assert ("append", "failure", "fan") in store.writes[:-1]
+    assert store.writes.count(("append", "failure", "fan")) == 2  # instance 1, then the map
+    assert read_run(store, "h", flow=flow).steps == result.steps
+
+
+def copy_run(store: Checkpointer, source: str, target: str, entries: list[Any]) -> None:
+    """A run ``target`` with ``source``'s header (failed) and ``entries`` as its journal."""
+    header = store.header(source)
+    owner = Owner.new()
+    store.begin(dataclasses.replace(header, run_id=target, status="running"), owner)
+    store.append(target, entries, owner)
+    store.finish(target, "failed", time.time(), owner)
+
+
+def test_a_crash_right_after_a_failure_entry_reruns_what_failed(store: Checkpointer) -> None:
+    DOWN["outage"] = True
+    flow = DAGFlow(
+        "cut",
+        [
+            Step(id="first", tool="echo"),
+            Step(id="down", tool="outage", depends_on="first"),
+            Step(id="last", tool="label", depends_on="down"),
+        ],
+    )
+    with FlowExecutor(MORE, checkpointer=store) as ex:
+        ex.run(flow, {"seed": 1}, run_id="cut")
+        entries = store.load("cut")[1]
+        assert [e["kind"] for e in entries] == ["step", "failure"]
+        copy_run(store, "cut", "cut2", entries)  # the journal a crash right after leaves
+        DOWN["outage"] = False
+        resumed = ex.resume("cut2", flow).raise_for_error()
+        uninterrupted = ex.run(flow, {"seed": 1}, run_id="clean").raise_for_error()
+    assert CALLS["outage"] == 3  # the first run, the resume and the clean run
+    assert resumed.digest == uninterrupted.digest
+    assert read_run(store, "cut2", flow=flow).steps == resumed.steps
+
+
+def test_a_journal_without_failure_entries_still_loads_and_resumes(store: Checkpointer) -> None:
+    result = run_story(store)
+    _, entries = store.load("r1")
+    old = [e for e in entries if e["kind"] != "failure"]
+    assert len(old) == len(entries) - 1
+    copy_run(store, "r1", "old", old)
+    stored = read_run(store, "old", flow=STORY)
+    assert stored.steps == result.steps[:-1]
+    assert stored.statuses["bad"] == "pending"
+    with FlowExecutor(TOOLS, registry=registry(), checkpointer=store, max_concurrency=1) as ex:
+        again = ex.resume("old", STORY)
+    assert again.step("bad").status == "failed" and CALLS["flaky"] == 3  # not re-run
+    assert read_run(store, "old", flow=STORY).steps == again.steps
+
+
+def test_a_failure_entry_never_replaces_a_completion(store: Checkpointer) -> None:
+    run_story(store)
+    _, entries = store.load("r1")
+    fan = next(e for e in entries if e["step"] == "fan" and e["kind"] == "step")
+    bad = next(e for e in entries if e["kind"] == "failure")
+    forged = {**bad, "step": "fan", "record": {**bad["record"], "step_id": "fan"}}
+    copy_run(store, "r1", "forged", [*entries, forged])
+    stored = read_run(store, "forged", flow=STORY)
+    assert stored.step("fan").to_dict() == fan["record"]  # as a resume would keep it
+
+
+def test_a_failure_entry_must_hold_a_failed_or_cancelled_record(store: Checkpointer) -> None:
+    run_story(store)
+    _, entries = store.load("r1")
+    done = next(e for e in entries if e["kind"] == "step")
+    copy_run(store, "r1", "odd", [{**done, "kind": "failure"}])
+    with pytest.raises(CheckpointCorruptError, match="journal entry 0"):
+        read_run(store, "odd")
 
 
 # ---- reading a run another process is running ---------------------------------------

@@ -22,6 +22,7 @@ from dagwright._execution.journal import (
     children_span,
     collect_error,
     count_mismatch_error,
+    failure_entry,
     instance_entry,
     missing_input_error,
     step_target,
@@ -170,12 +171,14 @@ class FanoutRules:
         if record is not None:
             if self.notes is not None:
                 self._note_end(fanout.frame, record, state, outputs)
-            if (
-                self.journal is not None
-                and fanout.frame.journaled
-                and (state == DONE or (state == FAILED and fanout.step.error_policy == "collect"))
-            ):
-                self.journal.append(instance_entry(fanout.frame.path, len(fanout.items), record))
+            if self.journal is not None and fanout.frame.journaled:
+                # Done, or failed under collect: the instance never runs again. Failed
+                # under fail_fast, or cancelled: a failure entry, and a resume reruns it.
+                path, count = fanout.frame.path, len(fanout.items)
+                if state == DONE or (state == FAILED and fanout.step.error_policy == "collect"):
+                    self.journal.append(instance_entry(path, count, record))
+                elif state in (FAILED, CANCELLED):
+                    self.journal.append(failure_entry(path, record, count))
         if state == DONE:
             fanout.outputs[index] = outputs
         elif state == FAILED and error is not None:

@@ -11,13 +11,20 @@ will not run again:
 * ``{"kind": "instance", "path": [...], "step": id, "index": i, "count": n,
   "record": {...}}``: map instance ``i`` of ``n`` completed, or failed under ``collect``
   (its error record is derived from the record). The result and the "completed" mark
-  are one entry, so an instance is either recorded with its result or not at all.
+  are one entry, so an instance is either recorded with its result or not at all;
+* ``{"kind": "failure", "path": [...], "step": id, "record": {...}}`` (with ``"index"``
+  and ``"count"`` for a map instance): a step or instance ended ``failed`` or
+  ``cancelled``, with its whole record (attempts, error and traceback, times). It is
+  information only: a failed or cancelled unit is not done, so :class:`Restore` never
+  reads it and a resume runs the unit again, journaling its new outcome after it.
 
 ``path`` locates the frame: ``[]`` for the run, then for each enclosing sub-flow the id
 of the step that called it. A map instance is the unit of recovery: it is recorded
 whole, with its result, or it re-runs from its start; so nothing inside a map instance's
 sub-flow is journaled on its own. The steps inside a plain sub-flow step are.
-:class:`Restore` indexes a loaded journal for the scheduler.
+:class:`Restore` indexes a loaded journal for the scheduler. Readers of a journal take,
+per unit, a completion entry over any failure entry, else the latest failure entry: the
+unit's last outcome.
 """
 
 from __future__ import annotations
@@ -112,6 +119,25 @@ def instance_entry(path: Path, count: int, record: StepRecord) -> dict[str, Any]
     }
 
 
+FAILURE = "failure"
+"""The ``kind`` of a failure entry (see :func:`failure_entry`)."""
+
+
+def failure_entry(path: Path, record: StepRecord, count: int | None = None) -> dict[str, Any]:
+    """The journal entry of a step (or, with the map's item ``count``, a map instance)
+    that ended failed or cancelled: a record to read back, never a completion."""
+    entry: dict[str, Any] = {
+        "kind": FAILURE,
+        "path": list(path),
+        "step": record.step_id,
+        "record": record.to_dict(),
+    }
+    if count is not None:
+        entry["index"] = record.index
+        entry["count"] = count
+    return entry
+
+
 @dataclass(slots=True)
 class Restore:
     """A loaded journal, indexed by frame path and step id for the scheduler."""
@@ -123,9 +149,14 @@ class Restore:
 
     @classmethod
     def from_entries(cls, entries: Iterable[Mapping[str, Any]]) -> Restore:
-        """Index journal entries; an entry seen twice counts once (the last one)."""
+        """Index journal entries; an entry seen twice counts once (the last one).
+
+        Failure entries are skipped unread: what failed or was cancelled runs again.
+        """
         restore = cls()
         for entry in entries:
+            if entry["kind"] == FAILURE:
+                continue
             key = (tuple(entry["path"]), entry["step"])
             record = StepRecord.from_dict(entry["record"])
             if entry["kind"] == "step":

@@ -46,6 +46,7 @@ from dagwright._execution.journal import (
     bare_record,
     cancelled_error,
     children_span,
+    failure_entry,
     missing_input_error,
     step_entry,
     step_target,
@@ -84,8 +85,11 @@ _ON_FAILURE: dict[str, tuple[int, bool]] = {
     "skip": (SKIPPED, False),
 }
 
-# Steps that will not run again, and so go to the checkpoint journal.
+# Steps that will not run again, and so go to the checkpoint journal as done.
 _JOURNALED = frozenset({DONE, SKIPPED})
+# Steps that ended without being done: journaled as failure entries, for readers only
+# (a resume runs them again).
+_FAILURES = frozenset({FAILED, CANCELLED})
 
 _NOT_RETRIED_BY_DEFAULT = frozenset({ToolInputError.__name__})
 
@@ -379,15 +383,19 @@ class RunMachine(FanoutRules):
         """Step ``i`` reached a terminal ``state``: record it and release its successors.
 
         A completed or skipped step is journaled (unless it was ``restored`` from the
-        journal): it will not run again.
+        journal): it will not run again. A failed or cancelled one is journaled as a
+        failure entry, which a resume does not read: it runs the step again.
         """
         frame.state[i] = state
         frame.records[i] = record
         if record is not None and not restored:
             if self.notes is not None:
                 self._note_end(frame, record, state, written)
-            if self.journal is not None and frame.journaled and state in _JOURNALED:
-                self.journal.append(step_entry(frame.path, record))
+            if self.journal is not None and frame.journaled:
+                if state in _JOURNALED:
+                    self.journal.append(step_entry(frame.path, record))
+                elif state in _FAILURES:
+                    self.journal.append(failure_entry(frame.path, record))
         if written is not None:
             frame.outputs[i] = written
         if state == CANCELLED:

@@ -1,19 +1,24 @@
 """Reading a stored run without touching it: :func:`read_run` and :class:`StoredRun`.
 
-A journal holds one entry per step that completed or was skipped, and one per map
-instance that completed (or failed under ``collect``); see
-``dagwright/_execution/journal.py``. What it never holds is a step that failed or was
-cancelled, or a call still in flight: a resume runs those again. So a stored run shows
-exactly what a resume would keep:
+A journal holds one entry per step that completed or was skipped, one per map instance
+that completed (or failed under ``collect``), and one failure entry per step or map
+instance that ended failed or cancelled, with its whole record; see
+``dagwright/_execution/journal.py``. Per unit, the record read back is its last outcome:
+a completion entry over any failure entry (a resume never reruns a completed unit), else
+the latest failure entry (a resume reruns a failed unit and journals its new outcome). A
+call still in flight has no entry. So a stored run shows how every unit last ended:
 
-* :attr:`StoredRun.steps`: the records of the top-level steps the journal holds, equal to
-  the matching records of the run's ``ExecutionResult.steps`` (map instances with their
-  index, sub-flow steps with their inner records);
+* :attr:`StoredRun.steps`: the records of the top-level steps, equal to the run's
+  ``ExecutionResult.steps`` for a finished run (failed and cancelled records included;
+  map instances with their index, sub-flow steps with their inner records);
 * :attr:`StoredRun.in_progress`: for a step with no record of its own yet, the records
-  of what inside it is already done (a map's instances in index order, a sub-flow's
-  inner steps);
+  of what inside it already ended (a map's instances in index order, a sub-flow's inner
+  steps);
 * :attr:`StoredRun.statuses`: one status per step, ``"pending"`` for a step of the flow
   the journal knows nothing about (only when the flow is given).
+
+A journal written before failure entries existed loads the same way; its failed and
+cancelled steps simply have no record (``"pending"``).
 
 Reading never takes the lease and never writes: it is safe while another process runs
 or resumes the run.
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from dagwright._execution.journal import FAILURE
 from dagwright.checkpoint.lease import Lease, is_gone, lease_fields
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.errors import CheckpointCorruptError, CheckpointMismatchError
@@ -38,10 +44,20 @@ if TYPE_CHECKING:
 
 __all__ = ["STORED_STATUSES", "StoredRun", "read_run"]
 
-STORED_STATUSES = ("completed", "skipped", "running", "incomplete", "pending")
+STORED_STATUSES = (
+    "completed",
+    "skipped",
+    "failed",
+    "cancelled",
+    "running",
+    "incomplete",
+    "pending",
+)
 """The values of :attr:`StoredRun.statuses`, see there."""
 
 _RECORD_STATUSES = frozenset({"completed", "failed", "skipped", "cancelled"})
+_FAILURE_STATUSES = frozenset({"failed", "cancelled"})
+_KINDS = frozenset({"step", "instance", FAILURE})
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 Path = tuple[str | int, ...]
@@ -53,9 +69,9 @@ class StoredRun:
 
     ``header`` is the run's header (its status is the run's: ``running``, ``succeeded``,
     ``failed`` or ``interrupted``). ``steps`` are the records the journal holds for
-    top-level steps: completed and skipped steps only (a failed or cancelled step is
-    never journaled), in canonical order when the flow was given to :func:`read_run`,
-    else in the order they were recorded (always a valid dependency order).
+    top-level steps, the last outcome of each (completed, skipped, failed or
+    cancelled), in canonical order when the flow was given to :func:`read_run`, else
+    in the order they were first recorded (always a valid dependency order).
     ``in_progress`` maps each top-level step that has no record yet but something
     inside it recorded to those records (map instances in index order, each with its
     ``index``; sub-flow inner steps in canonical order when the compiled flow was
@@ -77,13 +93,16 @@ class StoredRun:
     def statuses(self) -> dict[str, str]:
         """Step id -> the status of the step itself (never of its instances).
 
-        ``"completed"`` / ``"skipped"``: its record (``StepRecord.status``); a step
-        skipped under ``on_error="skip"`` is ``"skipped"``, its record keeps the error.
-        ``"running"``: part of it is recorded (in :attr:`in_progress`) and a live owner
-        holds the run; ``"incomplete"``: part of it is recorded and nobody runs it now
-        (a resume finishes it). ``"pending"``: nothing of it is recorded: not started,
-        in flight, failed or cancelled (only listed when the flow was given; a resume
-        runs it). In canonical order when the flow was given, else recorded order.
+        ``"completed"`` / ``"skipped"`` / ``"failed"`` / ``"cancelled"``: its record
+        (``StepRecord.status``); a step skipped under ``on_error="skip"`` is
+        ``"skipped"``, its record keeps the error; a failed or cancelled one is run
+        again by a resume. ``"running"``: part of it is recorded (in
+        :attr:`in_progress`) and a live owner holds the run; ``"incomplete"``: part of
+        it is recorded and nobody runs it now (a resume finishes it). ``"pending"``:
+        nothing of it is recorded: not started or in flight, or (in a journal written
+        before failure entries existed) failed or cancelled; only listed when the flow
+        was given; a resume runs it. In canonical order when the flow was given, else
+        recorded order.
         """
         found: dict[str, str] = {record.step_id: record.status for record in self.steps}
         partial = "running" if self.live else "incomplete"
@@ -221,19 +240,23 @@ class _Journal:
         self.path = path
         self.steps: dict[Path, dict[str, StepRecord]] = {}
         self.instances: dict[Path, dict[str, tuple[int, dict[int, StepRecord]]]] = {}
+        # Units with a completion entry: a failure entry never replaces their record.
+        self._done: set[tuple[Path, str, int | None]] = set()
 
     def add(self, number: int, entry: Any) -> None:
         try:
             kind, path, step_id = entry["kind"], tuple(entry["path"]), entry["step"]
             record = StepRecord.from_dict(entry["record"])
-            if kind not in ("step", "instance") or not isinstance(step_id, str):
+            if kind not in _KINDS or not isinstance(step_id, str):
                 raise ValueError(f"unknown kind {kind!r} or step {step_id!r}")
-            if record.step_id != step_id or record.status not in _RECORD_STATUSES:
+            statuses = _FAILURE_STATUSES if kind == FAILURE else _RECORD_STATUSES
+            if record.step_id != step_id or record.status not in statuses:
                 raise ValueError(f"record of step {record.step_id!r} ({record.status!r})")
             if not all(isinstance(part, str | int) for part in path):
                 raise ValueError(f"frame path {list(path)!r}")
-            if kind == "step":
-                self.steps.setdefault(path, {})[step_id] = record
+            if kind == "step" or (kind == FAILURE and "index" not in entry):
+                steps = self.steps.setdefault(path, {})
+                self._keep((path, step_id, None), kind, steps, step_id, record)
                 return
             index, count = entry["index"], entry["count"]
             if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
@@ -243,7 +266,7 @@ class _Journal:
             by_step = self.instances.setdefault(path, {})
             saved, done = by_step.setdefault(step_id, (count, {}))
             by_step[step_id] = (max(saved, count), done)
-            done[index] = record
+            self._keep((path, step_id, index), kind, done, index, record)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             where = f" in {self.path}" if self.path is not None else ""
             raise CheckpointCorruptError(
@@ -254,3 +277,19 @@ class _Journal:
                 path=self.path,
                 run_id=self.run_id,
             ) from exc
+
+    def _keep(
+        self,
+        unit: tuple[Path, str, int | None],
+        kind: str,
+        records: dict[Any, StepRecord],
+        key: Any,
+        record: StepRecord,
+    ) -> None:
+        """The unit's last outcome: a completion entry over any failure entry (a resume
+        never reruns a completed unit), else the latest entry."""
+        if kind != FAILURE:
+            self._done.add(unit)
+        elif unit in self._done:
+            return
+        records[key] = record

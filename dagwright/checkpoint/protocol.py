@@ -6,8 +6,9 @@ goes in the journal; lanes hand entries to :meth:`Checkpointer.append` before th
 new work; resume reads them back with :meth:`Checkpointer.load`. Only JSON is stored:
 no pickle, anywhere.
 
-A run costs one small entry per completed step and per completed map instance, so
-checkpointing a run of n steps costs O(n), never a snapshot of the whole context.
+A run costs one small entry per step and per map instance that ended (completed, or
+failed or cancelled: a failure entry, which resume does not replay), so checkpointing a
+run of n steps costs O(n), never a snapshot of the whole context.
 
 One owner per run: ``begin`` and ``acquire`` take the run's lease (see
 :mod:`dagwright.checkpoint.lease`), ``renew`` extends it, and ``append`` and ``finish``

@@ -3,8 +3,11 @@
 Never creates a store: a ``--store`` path with no file is an error (exit 2), and so is a
 file that is not a dagwright store (``DW-E015``) and an unknown run (``DW-E009``).
 ``list`` shows the newest run first, then the runs whose rows cannot be read; ``show``
-prints a run's header and its step records (map instances with their index, sub-flow
-steps indented); ``delete`` refuses a run whose lease a live owner holds.
+prints a run's header (for a failed run also its first failed step, the error and where
+it was raised) and its step records, failed and cancelled ones included (map instances
+with their index, sub-flow steps indented; an error with its code, type, message and
+the last frame of its traceback); ``delete`` refuses a run whose lease a live owner
+holds.
 """
 
 from __future__ import annotations
@@ -85,20 +88,58 @@ def _list(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
     return OK
 
 
+def _last_frame(error: ErrorInfo | None) -> re.Match[str] | None:
+    if error is None or not error.traceback:
+        return None
+    frames = list(_FRAME.finditer(error.traceback))
+    return frames[-1] if frames else None
+
+
 def _frame(error: ErrorInfo | None) -> str:
     """Where the error was raised: the last frame of its traceback (``file:line in f``)."""
-    if error is None or not error.traceback:
+    last = _last_frame(error)
+    if last is None:
         return ""
-    frames = list(_FRAME.finditer(error.traceback))
-    if not frames:
-        return ""
-    last = frames[-1]
     where = last["file"]
     with contextlib.suppress(ValueError):  # another drive
         relative = os.path.relpath(where)
         if not relative.startswith(os.pardir):
             where = relative
     return f"{where}:{last['line']} in {last['func']}"
+
+
+def _raised(error: ErrorInfo | None) -> str:
+    """:func:`_frame` and the source line the traceback shows under it, if any."""
+    last, frame = _last_frame(error), _frame(error)
+    if last is None or error is None or error.traceback is None:
+        return frame
+    rest, _, after = error.traceback[last.end() :].partition("\n")
+    line = after.split("\n", 1)[0].strip()
+    if rest.strip() or not line or line.startswith(("File ", "^", "~", "Traceback")):
+        return frame  # the frame shows no source line
+    return f"{frame}: {line}"
+
+
+def _first_failure(steps: tuple[StepRecord, ...]) -> StepRecord | None:
+    """The first failed top-level record, in the order given (recorded order: the
+    failure that stopped the run comes first)."""
+    return next((record for record in steps if record.status == "failed"), None)
+
+
+def _why(record: StepRecord) -> list[list[str]]:
+    """The header rows that say why the run failed: the step and its error, and where
+    the error was raised."""
+    error = record.error
+    step = record.step_id
+    if error is not None and error.step_id is not None and error.step_id != step:
+        step += f" ({error.step_id})"
+    if error is not None and error.index is not None:
+        step += f"[{error.index}]"
+    rows = [["error", f"{step}: {error_text(error)}"]]
+    raised = _raised(error)
+    if raised:
+        rows.append(["raised", raised])
+    return rows
 
 
 def _rows(records: tuple[StepRecord, ...], depth: int, rows: list[list[str]]) -> None:
@@ -148,6 +189,9 @@ def _show(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
         ["inputs", json.dumps(dict(header.inputs), ensure_ascii=False)],
         ["lease", _lease_text(stored.lease, stored.live)],
     ]
+    failed = _first_failure(stored.steps) if header.status == "failed" else None
+    if failed is not None:
+        fields[3:3] = _why(failed)
     print(table(("", ""), fields).split("\n", 1)[1])
     rows: list[list[str]] = []
     _rows(stored.steps, 0, rows)

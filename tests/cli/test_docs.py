@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from dagwright.cli._app import build_parser
@@ -37,3 +38,28 @@ def test_the_documented_digests_are_the_runs_own(cli: Cli, tmp_path: Path) -> No
     assert code == 0
     output = json.loads(out)["output"]
     assert f'"report": "{output["report"]}"' in DOC
+
+
+def test_the_documented_failed_run_shows_what_runs_show_prints(cli: Cli, tmp_path: Path) -> None:
+    section = DOC.split("saved as `dead-link.flow.yaml`", 1)[1]
+    flow_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    console = section.split("```console\n", 1)[1].split("```", 1)[0]
+    documented = console.split("$ dagwright runs show dead-link\n", 1)[1].splitlines()
+    inputs = console.split("--input '", 1)[1].split("'\n", 1)[0]
+    flow = tmp_path / "dead-link.flow.yaml"
+    flow.write_text(flow_text, encoding="utf-8")
+    store = str(tmp_path / "runs.sqlite")
+    code, _, _ = cli("run", str(flow), "--run-id", "dead-link", "--input", inputs,
+                     "--store", store, "--no-progress")  # fmt: skip
+    assert code == 1
+    code, out, _ = cli("runs", "show", "dead-link", "--store", store)
+    assert code == 0
+
+    def stable(lines: list[str]) -> list[str]:
+        return [
+            re.sub(r"\d+\.\d\ds", "N.NNs", line)
+            for line in lines
+            if not line.startswith(("started", "ended"))
+        ]
+
+    assert stable(out.splitlines()) == stable(documented)

@@ -84,7 +84,7 @@ def test_graph_draws_the_flow_and_colours_a_run(cli: Cli, tmp_path: Path) -> Non
     assert code == 0
     assert coloured != out
     assert "completed" in coloured
-    assert "pending" in coloured  # publish failed: nothing of it is recorded
+    assert "class n3 failed" in coloured  # publish failed: its record says so
     code, _, err = cli("graph", flow, "--run", "g1", "--store", str(tmp_path / "none.sqlite"))
     assert code == 2
     assert "[DW-E011] no run store at" in err

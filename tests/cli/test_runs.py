@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
 
-from dagwright import SQLiteCheckpointer
+from dagwright import DAGFlow, FlowExecutor, MapStep, SQLiteCheckpointer, Step
 from dagwright.checkpoint import Owner
 from dagwright.checkpoint import lease as leases
-from tests.cli.conftest import Cli, run_script
+from tests.cli.cli_tools import TOOLS
+from tests.cli.conftest import Cli, run_script, sums_flow
 
 
 def test_list_shows_the_newest_run_first(cli: Cli, store_with_runs: Path) -> None:
@@ -135,3 +137,84 @@ def test_runs_through_the_console_script(store_with_runs: Path) -> None:
     done = run_script("runs", "show", "gone", "--store", str(store_with_runs))
     assert done.returncode == 2
     assert done.stderr.startswith("dagwright: error: [DW-E009] ")
+
+
+def failing_store(tmp_path: Path) -> Path:
+    """A store holding run ``f1`` of ``sums`` plus a ``publish`` step that fails."""
+    path = tmp_path / "runs.sqlite"
+    flow = DAGFlow(
+        "publishing",
+        [
+            *sums_flow().steps,
+            Step(id="publish", tool="fail", depends_on="add", outputs={"published": "total"}),
+        ],
+    )
+    store = SQLiteCheckpointer(path)
+    try:
+        with FlowExecutor(TOOLS, checkpointer=store) as ex:
+            result = ex.run(flow, {"n": 3}, run_id="f1")
+    finally:
+        store.close()
+    assert not result.success
+    return path
+
+
+def test_show_says_which_step_failed_with_what_error(cli: Cli, tmp_path: Path) -> None:
+    store = failing_store(tmp_path)
+    code, out, err = cli("runs", "show", "f1", "--store", str(store))
+    assert (code, err) == (0, "")
+    header, steps = out.split("\n\n", 1)
+    assert "status   failed" in header
+    assert "error    publish: [DW-E101] ValueError: cannot publish 15" in header
+    assert re.search(r"raised   tests/cli/cli_tools\.py:\d+ in fail: raise ValueError\(", header)
+    rows = steps.splitlines()
+    assert [row.split()[0] for row in rows[1:]] == ["double", "square", "add", "publish"]
+    publish = rows[-1]
+    assert publish.split()[:4] == ["publish", "failed", "fail", "1"]
+    assert re.search(
+        r"\[DW-E101\] ValueError: cannot publish 15 \(at tests/cli/cli_tools\.py:\d+ in fail\)$",
+        publish,
+    )
+
+
+def test_show_as_json_holds_the_failed_record(cli: Cli, tmp_path: Path) -> None:
+    store = failing_store(tmp_path)
+    code, out, _ = cli("runs", "show", "f1", "--store", str(store), "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["statuses"]["publish"] == "failed"
+    [publish] = [step for step in data["steps"] if step["step_id"] == "publish"]
+    assert publish["error"]["type"] == "ValueError"
+    assert "raise ValueError" in publish["error"]["traceback"]
+    assert [attempt["status"] for attempt in publish["attempts"]] == ["failed"]
+
+
+def test_show_of_a_succeeded_run_names_no_error(cli: Cli, store_with_runs: Path) -> None:
+    _, out, _ = cli("runs", "show", "first", "--store", str(store_with_runs))
+    assert "error " not in out.split("\n\n", 1)[0]
+
+
+def test_show_of_a_failed_map_names_the_failed_instance(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    flow = DAGFlow(
+        "fanned",
+        [
+            MapStep(
+                id="fan", over="totals", tool="fail", item="total", results="r", max_concurrency=1
+            )
+        ],
+    )
+    store = SQLiteCheckpointer(path)
+    try:
+        with FlowExecutor(TOOLS, checkpointer=store, max_concurrency=1) as ex:
+            assert not ex.run(flow, {"totals": [7, 8]}, run_id="m1").success
+    finally:
+        store.close()
+    code, out, _ = cli("runs", "show", "m1", "--store", str(path))
+    header, steps = out.split("\n\n", 1)
+    assert code == 0
+    assert "error    fan[0]: [DW-E101] ValueError: cannot publish 7" in header
+    assert [row.split()[:2] for row in steps.splitlines()[1:]] == [
+        ["fan", "failed"],
+        ["fan[0]", "failed"],
+    ]
