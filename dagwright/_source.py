@@ -61,9 +61,9 @@ class SourceSlot:
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
-        # The last compilation handed out for this flow, with file positions filled:
-        # (the cached compilation, its positioned copy). Recomputed when it changes.
-        self.positioned: tuple[Any, Any] | None = None
+        # Compilations handed out for this flow with its file positions filled: the
+        # cached compilation's id -> (that compilation, kept alive, and its copy).
+        self.positioned: dict[int, tuple[Any, Any]] = {}
 
     def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, SourceSlot)

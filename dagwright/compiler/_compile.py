@@ -176,25 +176,31 @@ def positioned(
     return tuple(result)
 
 
+_POSITIONED_PER_FLOW = 8
+"""Positioned copies kept per loaded flow (one per tool set it was compiled against)."""
+
+
 def _with_positions(result: CompiledFlow, flow: Flow) -> CompiledFlow:
     """The compilation of ``flow`` with its own file positions on every diagnostic.
 
     The cache holds one compilation per definition, whichever file it came from; a flow
     read from a file gets a copy with its positions (and itself as ``flow``), made once
-    per flow object and cached compilation.
+    per flow object and cached compilation (for the last few of them).
     """
     slot = slot_of(flow)
     if slot is None:
         return result
-    known = slot.positioned
-    if known is not None and known[0] is result:
+    known = slot.positioned.get(id(result))
+    if known is not None:
         copy: CompiledFlow = known[1]
         return copy
     source = slot.source
     copy = replace(
         result, flow=flow, diagnostics=positioned(result.diagnostics, source), source=source
     )
-    slot.positioned = (result, copy)
+    if len(slot.positioned) >= _POSITIONED_PER_FLOW:
+        slot.positioned.clear()  # a flow compiled against many tool sets: start afresh
+    slot.positioned[id(result)] = (result, copy)
     return copy
 
 

@@ -97,9 +97,10 @@ def _reads_input(state: StepState, key: str) -> bool:
 
 
 def _read_at(state: StepState | None, key: str, analysis: Analysis) -> tuple[str | int, ...]:
-    """Where ``state`` reads ``key`` (``input_schema`` for a flow-level finding)."""
+    """Where ``state`` reads ``key`` (the ``input_schema`` field for a flow-level finding)."""
     if state is None:
-        return ("input_schema",) if analysis.flow.input_schema is not None else ()
+        schema = analysis.flow.input_schema
+        return ("input_schema", "properties", key) if schema is not None else ()
     for binding in state.bindings:
         if binding.source.key == key and binding.field in state.step.inputs:
             return ("inputs", binding.field)

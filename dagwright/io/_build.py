@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from dagwright._source import Location, Position, SourceMap, attach_source
 from dagwright.errors import FlowDefinitionError, FlowFileError
 from dagwright.flows import AnyStep, DAGFlow, Flow, MapStep, RetryPolicy, Step
-from dagwright.io._yaml_source import Parsed
+from dagwright.io._yaml_source import Parsed, clip
 
 FORMAT_VERSION = 1
 """The flow-file format this dagwright reads and writes."""
@@ -37,6 +37,9 @@ TOP_KEYS = (
     "steps",
 )
 """The keys of a flow file, in the order ``dump_flow`` writes them."""
+
+SCHEMA_KEY = "$schema"
+"""An optional top-level key naming the file's JSON Schema, for editors; never written."""
 
 STEP_KEYS = tuple(Step.model_fields)
 MAP_KEYS = tuple(MapStep.model_fields)
@@ -99,11 +102,19 @@ class Builder:
                 value=True,
             )
         for key in data:
-            if key not in TOP_KEYS:
+            if key not in TOP_KEYS and key != SCHEMA_KEY:
                 raise self.unknown_key(key, (key,), TOP_KEYS, "the flow")
+        if not isinstance(data.get(SCHEMA_KEY, ""), str):
+            raise self.error(
+                f"'{SCHEMA_KEY}' must be the URI of the flow-file schema, not "
+                f"{_kind_of(data[SCHEMA_KEY])}",
+                (SCHEMA_KEY,),
+                "write it as text, or leave it out",
+                value=True,
+            )
         self.check_format(data)
         cls = self.check_kind(data)
-        tools = self.check_tools(data.get("tools"))
+        tools = self.check_tools(data["tools"]) if "tools" in data else {}
         if "name" not in data:
             raise self.error(
                 "the flow has no 'name'", (), "add 'name: <flow name>' at the top level"
@@ -119,7 +130,9 @@ class Builder:
                 value=True,
             )
         built = [self.step(index, raw) for index, raw in enumerate(steps)]
-        fields = {k: v for k, v in data.items() if k not in ("format_version", "kind", "tools")}
+        fields = {k: v for k, v in data.items() if k in TOP_KEYS}
+        for key in ("format_version", "kind", "tools"):
+            fields.pop(key, None)
         fields["steps"] = built
         try:
             flow = cls.model_validate(fields)
@@ -138,7 +151,8 @@ class Builder:
                 f"add 'format_version: {FORMAT_VERSION}' as the first line",
             )
         version = data["format_version"]
-        if type(version) is not int or version != FORMAT_VERSION:
+        # 1.0 is 1 in JSON (and to JSON Schema); true is not.
+        if isinstance(version, bool) or not isinstance(version, int | float) or version != 1:
             raise self.error(
                 f"format_version {version!r} is not supported: this dagwright reads "
                 f"format_version {FORMAT_VERSION}",
@@ -167,8 +181,6 @@ class Builder:
     def check_tools(self, tools: Any) -> dict[str, str]:
         import re
 
-        if tools is None:
-            return {}
         if not isinstance(tools, dict):
             raise self.error(
                 f"'tools' must map tool names to import paths, not {_kind_of(tools)}",
@@ -198,6 +210,17 @@ class Builder:
                 "write a step as keys such as 'id: ...' and 'tool: ...'",
             )
         self.numbers(location, raw, _STEP_NUMBERS)
+        inputs = raw.get("inputs")
+        for name, source in inputs.items() if isinstance(inputs, dict) else ():
+            if isinstance(source, dict) and source.keys() != {"literal"}:
+                # The model would read {} or {value: v} as a literal too; files spell it one way.
+                raise self.error(
+                    f"{self.where((*location, 'inputs', name))} must be a context key (text) "
+                    "or {literal: value}",
+                    (*location, "inputs", name),
+                    "a constant is written with the one key 'literal', as {literal: 5}",
+                    value=True,
+                )
         retry = raw.get("retry")
         if isinstance(retry, dict):
             self.numbers((*location, "retry"), retry, _RETRY_NUMBERS)
@@ -326,28 +349,28 @@ class Builder:
         kind = error["type"]
         owner = location[:-1] if location else ()
         last = loc[-1] if loc else None
-        if kind == "extra_forbidden" and location and location[-1] == last:
-            allowed = _allowed(location)
-            if allowed is STEP_KEYS and "over" in self.value(owner):
-                allowed = MAP_KEYS
-            return self.unknown_key(str(last), location, allowed, self.where(owner))
-        if kind == "missing":
-            what = self.where(location)
-            step_kind = "map step" if "over" in self.value(location) else "step"
-            if what.startswith("step"):
-                what = step_kind + what[4:]
-            return self.error(
-                f"{what} is missing the required key {last!r}",
-                location,
-                f"add '{last}: ...' to it",
-            )
-        if "inputs" in location and location.index("inputs") == len(location) - 2:
+        if len(location) == 4 and location[0] == "steps" and location[2] == "inputs":
             return self.error(
                 f"{self.where(location)} must be a context key (text) or {{literal: value}}",
                 location,
                 "write a key or JSON pointer such as 'question' or '/doc/title', or a "
                 "constant as {literal: 5}",
                 value=True,
+            )
+        if kind == "extra_forbidden" and location and location[-1] == last:
+            allowed = _allowed(location)
+            if allowed is STEP_KEYS and _is_map(self.value(owner)):
+                allowed = MAP_KEYS
+            return self.unknown_key(str(last), location, allowed, self.where(owner))
+        if kind == "missing":
+            what = self.where(location)
+            step_kind = "map step" if _is_map(self.value(location)) else "step"
+            if what.startswith("step"):
+                what = step_kind + what[4:]
+            return self.error(
+                f"{what} is missing the required key {last!r}",
+                location,
+                f"add '{last}: ...' to it",
             )
         value = self.value(location)
         return self.error(
@@ -377,7 +400,7 @@ class Builder:
             elif key in STEP_KEYS:
                 hint = f"'{key}' belongs to plain steps, not map steps (a step with 'over'); "
         return self.error(
-            f"{owner} has an unknown key {key!r}",
+            f"{owner} has an unknown key {clip(key)}",
             location,
             f"{hint}the keys here are: {', '.join(allowed)}",
         )
@@ -391,6 +414,10 @@ def _allowed(location: Location) -> tuple[str, ...]:
     if len(location) >= 4 and location[0] == "steps" and location[2] == "inputs":
         return ("literal",)
     return TOP_KEYS
+
+
+def _is_map(step: Any) -> bool:
+    return isinstance(step, dict) and "over" in step
 
 
 def _has_step(data: Any, index: int) -> bool:
@@ -415,11 +442,19 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        return f"the text {shown!r}"
+        return f"the text {clip(value, 40)}"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        return (
+            f"the number {value!r}" if isinstance(value, float) else f"the number {_digits(value)}"
+        )
     return type(value).__name__
+
+
+def _digits(value: int) -> str:
+    try:
+        return str(value)
+    except ValueError:  # more digits than Python writes
+        return "(too long to show)"
 
 
 def _suggest(word: Any, choices: Any) -> str:

@@ -4,9 +4,9 @@ A small scanner over the text (strings through the standard library's own
 ``json.decoder.scanstring``, numbers by its number pattern): iterative, so nesting costs
 no Python stack, and it records where every key and item starts. It refuses what
 ``json.loads`` would accept but a flow file must not hold: duplicate keys, ``NaN`` and
-``Infinity``, integers longer than Python converts, nesting deeper than
-:data:`~dagwright.io._yaml_source.MAX_NESTING`. For a syntax error the message and
-position are ``json.loads``'s own.
+``Infinity``, integers longer than Python converts, nesting deeper than ``MAX_NESTING``
+or more than ``MAX_VALUES`` values (see :mod:`dagwright.io._yaml_source`). For a syntax
+error the message and position are ``json.loads``'s own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from dagwright._source import Location, Position
 from dagwright.errors import FlowFileError
-from dagwright.io._yaml_source import MAX_NESTING, Parsed
+from dagwright.io._yaml_source import MAX_NESTING, MAX_VALUES, Parsed, clip, too_many
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _NEWLINE = re.compile("\n")
@@ -106,11 +106,17 @@ class _Scanner:
         # Each open container with its location; a mapping's pending key ends ``location``.
         stack: list[tuple[dict[str, Any] | list[Any], Location]] = []
         location: Location = ()
+        count = 0
         while True:
             # Here a value starts at ``offset``, at ``location``.
             start = self.at(offset)
-            parsed.values[location] = start
-            parsed.positions.setdefault(location, start)
+            count += 1
+            if count > MAX_VALUES:
+                raise too_many(self.path, *start)
+            if location and isinstance(location[-1], str):
+                parsed.values[location] = start  # a mapping entry: its key is elsewhere
+            else:
+                parsed.positions[location] = start
             char = text[offset : offset + 1]
             value: Any
             if char in ("{", "["):
@@ -171,7 +177,7 @@ class _Scanner:
         key, offset = self.scalar(offset)
         if key in container:
             raise self.fail(
-                f"duplicate key {key!r}",
+                f"duplicate key {clip(key)}",
                 key_offset,
                 "each key may appear once in an object; remove or rename one of them",
             )

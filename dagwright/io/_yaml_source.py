@@ -9,7 +9,8 @@ sees every alias where it is written.
 Refused, each with its position: duplicate keys, keys that are not text, aliases
 (``*name``; anchors alone are harmless), merge keys (``<<``), tags other than the
 standard ones, timestamps and binary data, ``.inf`` / ``.nan``, integers longer than
-Python converts, nesting deeper than :data:`MAX_NESTING`, more than one document.
+Python converts, nesting deeper than :data:`MAX_NESTING`, more than :data:`MAX_VALUES` values, more
+than one document.
 Refusing aliases rules out "billion laughs" documents, which expand a few lines of
 aliases into exponentially many values.
 """
@@ -28,6 +29,22 @@ from dagwright.errors import FlowFileError
 MAX_NESTING = 256
 """How many lists and mappings deep a flow file may nest."""
 
+MAX_VALUES = 1_000_000
+"""How many values (scalars, lists, mappings) a flow file may hold: a 10,000-step flow
+holds a few hundred thousand, and each costs memory for itself and its position."""
+
+
+def too_many(path: str | None, line: int, col: int) -> FlowFileError:
+    """The error of a file holding more than :data:`MAX_VALUES` values."""
+    return FlowFileError(
+        f"the file holds more than {MAX_VALUES:,} values",
+        path=path,
+        line=line,
+        col=col,
+        hint="a flow file describes steps; keep large data out of it",
+    )
+
+
 YAML_HINT = "install PyYAML to read YAML flow files: pip install 'dagwright[yaml]'"
 
 _STR = "tag:yaml.org,2002:str"
@@ -39,8 +56,8 @@ _MAP = "tag:yaml.org,2002:map"
 
 
 class Parsed:
-    """A document's value and positions: ``positions`` of keys and items, ``values``
-    of values (where a mapping entry's value starts)."""
+    """A document's value and positions: ``positions`` of keys and items (and of the
+    document), ``values`` where each mapping entry's value starts (after its key)."""
 
     __slots__ = ("positions", "value", "values")
 
@@ -84,6 +101,7 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     parsed = Parsed()
     stack: list[_Container] = []
     documents = 0
+    values = 0
     events = yaml.parse(text, Loader=loader)
     try:
         for event in events:
@@ -117,6 +135,9 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
                 _take_key(parent, event, kind, resolver, fail)
                 continue
             location = _child_location(parent)
+            values += 1
+            if values > MAX_VALUES:
+                raise too_many(path, *at)
             if kind == "ScalarEvent":
                 value = _scalar(event, resolver, scalars, fail)
                 _record(parsed, stack, location, at)
@@ -163,6 +184,9 @@ def parse_yaml(text: str, path: str | None) -> Parsed:
     return parsed
 
 
+_MAX_INT_BITS = 14_284
+"""Bits of the largest int with 4300 decimal digits (``0x...`` escapes the digit limit)."""
+
 _TAG_HINT = "flow files hold only plain text, numbers, true/false, null, lists and mappings"
 
 
@@ -187,13 +211,16 @@ def _resolver_class(yaml: Any) -> Any:
     return Resolver
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, shortened when long (a file may hold huge keys)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _short(tag: str) -> str:
-    """A tag as it is written: ``!!timestamp`` for ``tag:yaml.org,2002:timestamp``."""
-    return (
-        "!!" + tag.removeprefix("tag:yaml.org,2002:")
-        if tag.startswith("tag:yaml.org,2002:")
-        else tag
-    )
+    """A tag as it is written (``!!timestamp`` for ``tag:yaml.org,2002:timestamp``), clipped."""
+    prefix = "tag:yaml.org,2002:"
+    short = "!!" + tag.removeprefix(prefix) if tag.startswith(prefix) else tag
+    return clip(short)[1:-1]
 
 
 def _syntax_hint(problem: str, tab: bool) -> str:
@@ -223,9 +250,9 @@ def _record(parsed: Parsed, stack: list[_Container], location: Location, at: Pos
     parent = stack[-1] if stack else None
     if parent is not None and isinstance(parent.data, dict):
         parsed.positions[location] = parent.key_at
+        parsed.values[location] = at
     else:
         parsed.positions[location] = at
-    parsed.values[location] = at
 
 
 def _place(parsed: Parsed, stack: list[_Container], value: Any) -> None:
@@ -259,16 +286,15 @@ def _take_key(parent: _Container, event: Any, kind: str, resolver: Any, fail: An
             "write the keys out in full, or quote '<<' if it is meant as a key",
         )
     if tag not in (_STR, "tag:yaml.org,2002:value"):
-        shown = event.value if len(event.value) <= 40 else event.value[:40] + "..."
         raise fail(
-            f"the key {shown!r} is not text (YAML reads it as {tag.rsplit(':', 1)[-1]})",
+            f"the key {clip(event.value)} is not text (YAML reads it as {_short(tag)})",
             mark,
-            f"quote the key: '{shown}'",
+            f"quote the key: '{clip(event.value)[1:-1]}'",
         )
     key = event.value
     if key in parent.data:
         raise fail(
-            f"duplicate key {key!r}",
+            f"duplicate key {clip(key)}",
             mark,
             "each key may appear once in a mapping; remove or rename one of them",
         )
@@ -285,7 +311,7 @@ def _scalar(event: Any, resolver: Any, scalars: Any, fail: Any) -> Any:
     if tag not in _SCALAR_TAGS:
         hint = _TAG_HINT
         if tag.endswith(":timestamp"):
-            hint = f"quote the value to keep it as text: '{value}'"
+            hint = f"quote the value to keep it as text: '{clip(value)[1:-1]}'"
         raise fail(
             f"the YAML type {_short(tag)} is not allowed in flow files", event.start_mark, hint
         )
@@ -308,10 +334,16 @@ def _scalar(event: Any, resolver: Any, scalars: Any, fail: Any) -> Any:
             "integers in flow files have at most 4300 digits",
         ) from None
     except yaml.YAMLError as exc:
-        raise fail(f"invalid value {value!r}: {exc}", event.start_mark, _TAG_HINT) from None
+        raise fail(f"invalid value {clip(value)}: {exc}", event.start_mark, _TAG_HINT) from None
+    if isinstance(result, int) and result.bit_length() > _MAX_INT_BITS:
+        raise fail(
+            "the number is too large to read",
+            event.start_mark,
+            "integers in flow files have at most 4300 digits",
+        )
     if isinstance(result, float) and not math.isfinite(result):
         raise fail(
-            f"{value!r} is not a finite number",
+            f"{clip(value)} is not a finite number",
             event.start_mark,
             "NaN and infinity have no JSON form; quote the value to keep it as text",
         )

@@ -119,7 +119,8 @@ def _read(path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[start : exc.start].decode("utf-8", "replace")) + 1  # characters
         raise FlowFileError(
             f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
             path=path,
@@ -138,6 +139,18 @@ def _parse(text: str, path: str | None, format: Format | None) -> Parsed:
             col=1,
             hint="a flow file is a mapping of keys, starting with 'format_version: 1'",
         )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # text given directly may hold a lone surrogate
+            before = text[: exc.start]
+            raise FlowFileError(
+                "the text holds a lone surrogate, which is not a character",
+                path=path,
+                line=before.count("\n") + 1,
+                col=exc.start - (before.rfind("\n") + 1) + 1,
+                hint="pass text decoded from UTF-8",
+            ) from None
     if format == "json":
         return _checked(parse_json(text, path), path)
     json_error = None
@@ -171,7 +184,8 @@ def _checked(parsed: Parsed, path: str | None) -> Parsed:
             items = enumerate(value)
         else:
             if isinstance(value, str):
-                _text(value, location, parsed.values, path)
+                where = parsed.values if location in parsed.values else parsed.positions
+                _text(value, location, where, path)
             continue
         pending.extend((item, (*location, key)) for key, item in items)
     return parsed
@@ -245,7 +259,8 @@ def dump_flow(
 
     Deterministic: the same flow gives the same text (``format_version`` first, keys in
     a fixed order, block-style YAML). With ``path`` the text is also written there,
-    atomically (a temporary file in the same directory, then renamed).
+    atomically (a temporary file in the same directory, then renamed; ``FlowFileError``
+    if it cannot be).
     """
     data = flow_file_data(flow)
     if format == "json":
@@ -255,7 +270,15 @@ def dump_flow(
     else:
         raise FlowFileError(f"unknown flow file format {format!r}", hint="use 'yaml' or 'json'")
     if path is not None:
-        _write_atomic(os.fspath(path), text)
+        target = os.fspath(path)
+        try:
+            _write_atomic(target, text)
+        except OSError as exc:
+            raise FlowFileError(
+                f"the flow file cannot be written: {exc.strerror or exc}",
+                path=target,
+                hint="check that the directory exists and is writable",
+            ) from exc
     return text
 
 

@@ -40,9 +40,9 @@ def _common_step_properties() -> dict[str, Any]:
             "description": "The step's id: letters, digits, '_', '.', '-'. Required in a "
             "dag; in a linear flow it defaults to the tool or sub-flow name.",
         },
-        "tool": {**_nullable(_NAME), "description": "The tool this step calls."},
+        "tool": {**_nullable({"type": "string"}), "description": "The tool this step calls."},
         "flow": {
-            **_nullable(_NAME),
+            **_nullable({"type": "string"}),
             "description": "The sub-flow this step calls (defined in another file).",
         },
         "inputs": {
@@ -151,7 +151,7 @@ def _retry() -> dict[str, Any]:
 
 
 def _build() -> dict[str, Any]:
-    json_schema = {"type": "object", "description": "A JSON Schema object."}
+    json_schema = {"$ref": "#/$defs/flow_schema"}
     return {
         "$schema": DRAFT,
         "$id": SCHEMA_ID,
@@ -162,6 +162,10 @@ def _build() -> dict[str, Any]:
         "required": ["format_version", "kind", "name", "steps"],
         "additionalProperties": False,
         "properties": {
+            "$schema": {
+                "type": "string",
+                "description": "For editors: the URI of this schema. Ignored by the loader.",
+            },
             "format_version": {
                 "const": FORMAT_VERSION,
                 "description": "The flow-file format; always 1.",
@@ -178,9 +182,12 @@ def _build() -> dict[str, Any]:
                 "enum": ["overwrite", "warn", "error"],
                 "description": "What happens when a later step overwrites a key.",
             },
-            "input_schema": {**json_schema, "description": "JSON Schema of the run inputs."},
+            "input_schema": {
+                **_nullable(json_schema),
+                "description": "JSON Schema of the run inputs.",
+            },
             "output_schema": {
-                **json_schema,
+                **_nullable(json_schema),
                 "description": "JSON Schema of what the flow returns as a sub-flow.",
             },
             "tools": {
@@ -194,7 +201,36 @@ def _build() -> dict[str, Any]:
                 "description": "The steps, in declaration order.",
             },
         },
+        # In a linear flow a step without an id takes its target's name, which must be one.
+        "if": {"properties": {"kind": {"const": "flow"}}, "required": ["kind"]},
+        "then": {"properties": {"steps": {"items": {"$ref": "#/$defs/default_id"}}}},
         "$defs": {
+            "default_id": {
+                "description": "A linear flow's step: an id, or a target whose name is one.",
+                "anyOf": [
+                    {"required": ["id"], "properties": {"id": {"type": "string"}}},
+                    {"required": ["tool"], "properties": {"tool": _ID}},
+                    {
+                        "properties": {
+                            "tool": {"type": "null"},
+                            "flow": {"anyOf": [_ID, {"type": "null"}]},
+                        }
+                    },
+                ],
+            },
+            "flow_schema": {
+                "description": "A JSON Schema object describing an object: 'type: object', "
+                "or a '$ref' to such a schema (the loader follows it).",
+                "type": "object",
+                "$ref": DRAFT,
+                "anyOf": [
+                    {
+                        "required": ["type"],
+                        "properties": {"type": {"enum": ["object", ["object"]]}},
+                    },
+                    {"required": ["$ref"], "not": {"required": ["type"]}},
+                ],
+            },
             "step": _step(),
             "map_step": _map_step(),
             "retry": _retry(),

@@ -248,6 +248,14 @@ def _umask() -> int:
     return mask
 
 
+def test_dump_to_a_missing_directory_is_a_flow_file_error(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "dir.yaml"
+    with pytest.raises(FlowFileError) as caught:
+        dump_flow(EXPECTED, target)
+    assert caught.value.path == str(target) and "cannot be written" in caught.value.message
+    assert not (tmp_path / "no").exists()
+
+
 def test_dump_rejects_an_unknown_format() -> None:
     with pytest.raises(FlowFileError):
         dump_flow(EXPECTED, format="toml")  # type: ignore[arg-type]
@@ -713,6 +721,9 @@ def test_a_missing_file_a_directory_and_other_bytes(tmp_path: Path) -> None:
     latin.write_bytes(b"format_version: 1\nname: caf\xe9\n")
     error = load_error(str(latin))
     assert (error.line, error.col) == (2, 10) and "UTF-8" in error.message
+    latin.write_bytes("format_version: 1\nname: é ".encode() + b"caf\xe9\n")
+    error = load_error(str(latin))
+    assert (error.line, error.col) == (2, 12), "columns count characters, not bytes"
     with pytest.raises(FlowFileError):
         load_flow(42)  # type: ignore[arg-type]
     with pytest.raises(FlowFileError):
@@ -754,11 +765,13 @@ def test_the_pure_python_yaml_parser_reads_files_the_same(monkeypatch: pytest.Mo
     yaml_cases = [case for case in MALFORMED if not case[1].startswith("{")]
     with_libyaml = [str(load_error(case[1])) for case in yaml_cases]
     assert load_flow(RESEARCH) == EXPECTED
+    positions = dict(flow_source(load_flow(RESEARCH)).positions)  # type: ignore[union-attr]
     monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
     without = [str(load_error(case[1])) for case in yaml_cases]
     assert load_flow(RESEARCH) == EXPECTED
     source = flow_source(load_flow(RESEARCH))
     assert source is not None and source.position(("steps", 1, "depends_on", 0)) == (22, 18)
+    assert dict(source.positions) == positions
     differ = [(a, b) for a, b in zip(with_libyaml, without, strict=True) if a != b]
     # The two parsers word some syntax errors differently; positions and refusals agree.
     assert all(a.split(" [")[0] == b.split(" [")[0] for a, b in differ), differ
@@ -820,3 +833,106 @@ def test_the_source_survives_pickling_and_deep_copies() -> None:
         source = flow_source(clone)
         assert source is not None and dict(source.tools) == {"search": "myapp.tools:search"}
         assert source.position(("steps", 2)) == (23, 5)
+
+
+FUZZ_PIECES = st.sampled_from(
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "-",
+        " ",
+        "\n",
+        "  ",
+        '"',
+        "'",
+        "&a",
+        "*a",
+        "!!",
+        "<<",
+        "#",
+        "|",
+        ">",
+        "?",
+        "~",
+        "0x1f",
+        "1e400",
+        ".nan",
+        "\t",
+        "\\u",
+        "\x00",
+        "\ud800",
+        "é",
+        "steps",
+        "over",
+        "literal",
+        "kind",
+        "dag",
+        "format_version",
+        "9" * 50,
+        "null",
+        "true",
+    ]
+)
+
+
+@st.composite
+def mangled(draw: st.DrawFn) -> str:
+    text = dump_flow(draw(flows()), format=draw(st.sampled_from(["yaml", "json"])))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 3))
+        text = text[:at] + draw(FUZZ_PIECES | st.text(max_size=3)) + text[at + cut :]
+    return text
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=mangled())
+def test_mangled_files_load_or_raise_one_flow_file_error(text: str) -> None:
+    try:
+        flow = load_flow(text)
+    except FlowFileError as error:
+        assert error.line is None or error.line >= 1
+        str(error)
+    else:
+        assert load_flow(dump_flow(flow)).definition_digest == flow.definition_digest
+
+
+def test_anchors_alone_and_standard_tags_are_plain_yaml() -> None:
+    text = (
+        "format_version: !!int '1'\nkind: !!str dag\nname: &n x\nversion: !!str 2\n"
+        "steps: !!seq\n  - !!map {id: a, tool: t, timeout_s: !!float '1.5', when: !!null ''}\n"
+    )
+    flow = load_flow(text)
+    assert flow == DAGFlow("x", [Step(id="a", tool="t", timeout_s=1.5)], version="2")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_too_many_values_are_refused(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagwright.io import _json_source, _yaml_source
+
+    monkeypatch.setattr(_yaml_source, "MAX_VALUES", 1000)
+    monkeypatch.setattr(_json_source, "MAX_VALUES", 1000)
+    flow = DAGFlow("x", [Step(id="a", tool="t", inputs={"q": Literal(list(range(2000)))})])
+    error = load_error(dump_flow(flow, format=fmt), format=fmt)  # type: ignore[arg-type]
+    assert "more than 1,000 values" in error.message and error.line is not None
+    small = DAGFlow("x", [Step(id="a", tool="t", inputs={"q": Literal(list(range(900)))})])
+    assert load_flow(dump_flow(small, format=fmt), format=fmt) == small  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow=flows())
+def test_the_round_trip_holds_with_the_pure_python_yaml_parser(flow: Flow) -> None:
+    import yaml
+
+    text = dump_flow(flow)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delattr(yaml, "CSafeLoader", raising=False)
+        back = load_flow(text, format="yaml")
+    assert back.definition_digest == flow.definition_digest
+    assert flow_source(back) is not None

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from dagwright import Flow, FlowFileError, dump_flow, flow_json_schema, load_flow
@@ -107,17 +108,23 @@ INVALID = {
     "zero timeout": STEP + "    timeout_s: 0\n",
     "bad input source": STEP + "    inputs: {q: 3}\n",
     "bad literal form": STEP + "    inputs: {q: {literal: 1, x: 2}}\n",
+    "empty literal": STEP + "    inputs: {q: {}}\n",
+    "value literal": STEP + "    inputs: {q: {value: 3}}\n",
     "bad on_error": STEP + "    on_error: explode\n",
     "bad error_policy": HEAD + "steps:\n  - {id: a, over: x, item: i, results: r, "
     "error_policy: sometimes}\n",
     "bad collision policy": HEAD + "on_context_collision: shrug\nsteps: []\n",
     "bad tools": HEAD + "tools: {t: 'not a path'}\nsteps: []\n",
     "tools not a mapping": HEAD + "tools: [a]\nsteps: []\n",
+    "tools null": HEAD + "tools: null\nsteps: []\n",
     "outputs not text": STEP + "    outputs: {a: 1}\n",
     "depends_on not text": STEP + "    depends_on: [1]\n",
     "schema not an object": HEAD + "input_schema: 3\nsteps: []\n",
+    "schema not valid": HEAD + "input_schema: {type: object, properties: {q: {type: strin}}}\n"
+    "steps: []\n",
     "description a list": HEAD + "description: [a]\nsteps: []\n",
     "top-level list": "- a\n",
+    "$schema not text": HEAD + "$schema: 1\nsteps: []\n",
 }
 
 
@@ -133,7 +140,12 @@ VALID = {
     "one dependency as text": STEP + "    depends_on: b\n",
     "nulls": STEP + "    when: null\n    retry: null\n    timeout_s: null\n",
     "every literal": STEP + "    inputs: {a: {literal: null}, b: {literal: [1, {x: y}]}}\n",
+    "format 1.0": "format_version: 1.0\nkind: dag\nname: x\nsteps: []\n",
+    "null schemas": HEAD + "input_schema: null\noutput_schema: null\nsteps: []\n",
     "a map step": HEAD + "steps:\n  - {id: a, over: x, item: i, results: r, tool: t}\n",
+    "an editor's $schema": "$schema: https://dagwright.dev/schemas/flow.schema.json\n"
+    + HEAD
+    + "steps: []\n",
 }
 
 
@@ -158,3 +170,94 @@ def test_the_documented_example_loads_and_validates() -> None:
     assert list(VALIDATOR.iter_errors(file_data(example))) == []
     flow = load_flow(example)
     assert [step.id for step in flow.steps] == ["search", "fetch_all", "summarize"]
+
+
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2.5,
+    0.0,
+    1e12,
+    "x",
+    "",
+    "a b",
+    "1e3",
+    "fail",
+    "skip",
+    "collect",
+    "dag",
+    "flow",
+    "warn",
+    [],
+    ["a"],
+    [1],
+    {},
+    {"a": "b"},
+    {"a": 1},
+    {"literal": 1},
+    {"type": "object"},
+    {"type": "array"},
+]
+TOP_KEYS = [
+    "format_version",
+    "kind",
+    "name",
+    "version",
+    "description",
+    "on_context_collision",
+    "input_schema",
+    "output_schema",
+    "tools",
+    "steps",
+    "x",
+]
+STEP_KEYS = [
+    "id",
+    "tool",
+    "flow",
+    "inputs",
+    "outputs",
+    "depends_on",
+    "when",
+    "retry",
+    "timeout_s",
+    "on_error",
+    "over",
+    "item",
+    "results",
+    "errors",
+    "max_concurrency",
+    "error_policy",
+    "x",
+]
+RETRY_KEYS = ["max_attempts", "backoff_s", "multiplier", "max_backoff_s", "retry_on", "x"]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow=flows(), data=st.data())
+def test_the_schema_and_the_loader_agree_on_altered_files(flow: Flow, data: st.DataObject) -> None:
+    """One key of a valid file set to an odd value: both accept it, or both refuse it."""
+    document = json.loads(dump_flow(flow, format="json"))
+    where = data.draw(st.sampled_from(["top", "step", "retry", "input"]))
+    value = data.draw(st.sampled_from(ODD_VALUES))
+    if where == "top" or not document["steps"]:
+        document[data.draw(st.sampled_from(TOP_KEYS))] = value
+    else:
+        step = data.draw(st.sampled_from(document["steps"]))
+        if where == "step":
+            step[data.draw(st.sampled_from(STEP_KEYS))] = value
+        elif where == "retry" and isinstance(step.setdefault("retry", {}), dict):
+            step["retry"][data.draw(st.sampled_from(RETRY_KEYS))] = value
+        else:
+            step.setdefault("inputs", {})["q"] = value
+    schema_errors = [error.message for error in VALIDATOR.iter_errors(document)]
+    try:
+        load_flow(json.dumps(document), format="json")
+    except FlowFileError as error:
+        assert schema_errors, f"only the loader refuses it: {error}"
+    else:
+        assert not schema_errors, f"only the schema refuses it: {schema_errors}"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from dagwright import DAGFlow, Flow, FlowCompileError, Step, compile_flow, load_flow
+from dagwright import DAGFlow, Flow, FlowCompileError, Step, compile_flow, load_flow, tool
 from dagwright.compiler import Diagnostic
 from dagwright.io import flow_source
 from dagwright.registry import FlowRegistry
-from tests.compiler._fixtures import TOOLS, findings
+from tests.compiler._fixtures import TOOLS, Res, findings
 
 DAG = "format_version: 1\nkind: dag\nname: f\ndescription: A flow.\n"
 LINEAR = "format_version: 1\nkind: flow\nname: f\ndescription: A flow.\n"
@@ -320,6 +320,26 @@ def test_every_code_family_is_covered() -> None:
     assert set(CASES) == set(CODES)
 
 
+def test_a_flow_level_input_finding_points_into_input_schema() -> None:
+    text, expected = marked(
+        DAG
+        + """
+        input_schema:
+          type: object
+          properties:
+            n: {type: integer}
+            @results: {type: integer}
+          required: [n, results]
+        steps:
+          - id: a
+            tool: double
+        """
+    )
+    (diagnostic,) = [d for d in diagnostics_of(load_flow(text)) if d.code == "DW405"]
+    assert diagnostic.step_id is None
+    assert (diagnostic.line, diagnostic.col) == expected
+
+
 def test_python_flows_have_no_positions() -> None:
     flow = DAGFlow("f", [Step(id="a", tool="nope")])
     (diagnostic,) = [d for d in findings(flow) if d.code == "DW104"]
@@ -398,3 +418,18 @@ def test_json_files_get_positions_too(tmp_path: Path) -> None:
     )
     (diagnostic,) = [d for d in diagnostics_of(load_flow(path)) if d.code == "DW102"]
     assert (diagnostic.path, diagnostic.line, diagnostic.col) == (str(path), 4, 51)
+
+
+@tool(name="double", timeout_s=30.0)
+def slow_double(n: int) -> Res:
+    """Double a number, slowly."""
+    return Res(result=n * 2)
+
+
+def test_a_loaded_flow_gets_one_compilation_per_tool_set(tmp_path: Path) -> None:
+    text, _ = marked(CASES["DW301"])
+    flow = load_flow(text)
+    slow = [tool for tool in TOOLS if tool.name != "double"] + [slow_double]
+    first, second = compile_flow(flow, TOOLS), compile_flow(flow, slow)
+    assert compile_flow(flow, TOOLS) is first and compile_flow(flow, slow) is second
+    assert first is not second and first.warnings[0].line == second.warnings[0].line
