@@ -108,6 +108,10 @@ class _Running:
     is_map: bool = False
 
 
+_KEPT = frozenset({"completed", "skipped"})
+"""The statuses of records a resume keeps (failed and cancelled units run again)."""
+
+
 @dataclass
 class Tracker:
     """The state of a run as its events tell it (top-level steps only; a sub-flow or a
@@ -152,11 +156,18 @@ class Tracker:
             return self.done, running
 
     def restored(self, stored: StoredRun) -> None:
-        """A resumed run: the top-level steps its journal already holds count as done,
-        and so do the instances it holds of a map not yet finished (they run no more,
-        so they have no events)."""
+        """A resumed run: the top-level steps its journal holds as completed or skipped
+        count as done, and so do the completed instances it holds of a map not yet
+        finished (they run no more, so they have no events). A failed or cancelled step
+        runs again: it is not done, but its completed instances are."""
         with self._lock:
-            self.done += len(stored.steps)
+            for record in stored.steps:
+                if record.status in _KEPT:
+                    self.done += 1
+                elif record.step_id in self._maps:
+                    self._restored[record.step_id] = sum(
+                        1 for child in record.children if child.status in _KEPT
+                    )
             for step_id, records in stored.in_progress.items():
                 if step_id in self._maps:
                     self._restored[step_id] = len(records)
