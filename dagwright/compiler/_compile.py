@@ -11,12 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
+from dagwright._execution.canonical import copy_json
 from dagwright._execution.canonical import digest as canonical_digest
 from dagwright._execution.plan import Plan
 from dagwright._source import SourceMap, slot_of, source_of
 from dagwright.compiler._cache import MAXSIZE, LRUCache, cache_key, referenced_tools
 from dagwright.compiler._context import check_context, written_keys
+from dagwright.compiler._flow_schemas import derived_input_schema, derived_output_schema
 from dagwright.compiler._graph import build_edges, build_steps, default_ids
 from dagwright.compiler._hygiene import check_hygiene
 from dagwright.compiler._interfaces import (
@@ -36,6 +39,9 @@ from dagwright.errors import FlowCompileError
 from dagwright.flows import Flow
 from dagwright.registry import FlowRegistry
 from dagwright.tools import Tool, ToolSpec
+
+if TYPE_CHECKING:
+    from dagwright.results import ExecutionResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +71,42 @@ class CompiledFlow:
     subflows: Mapping[str, CompiledFlow]
     interface: TargetInterface = field(repr=False)
     source: SourceMap | None = field(default=None, repr=False)
+    schemas: tuple[Mapping[str, Any], Mapping[str, Any]] = field(
+        default=(MappingProxyType({}), MappingProxyType({})), repr=False
+    )
+    """The flow's input and output JSON Schemas as one tool (see ``input_json_schema``)."""
+
+    def input_json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the flow's inputs, as a tool taking them would declare it.
+
+        Its ``input_schema`` when it has one; else an object schema whose properties are
+        :attr:`required_inputs` (listed in ``required``) and :attr:`optional_inputs`,
+        each typed by the tool fields that read it (``allOf`` when several read it with
+        different types, an array for a map's ``over``, open when only a ``when`` or a
+        JSON pointer reads it). A fresh dict on every call.
+        """
+        schema: dict[str, Any] = copy_json(dict(self.schemas[0]))
+        return schema
+
+    def output_json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of what the flow returns (:meth:`outputs_of`): its
+        ``output_schema`` when it has one, else an object with every key its steps
+        write, typed by the field that last writes it. A fresh dict on every call."""
+        schema: dict[str, Any] = copy_json(dict(self.schemas[1]))
+        return schema
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        """The keys the flow returns: its ``output_schema`` fields, else every key its
+        steps write (what a caller of it as a sub-flow receives)."""
+        return tuple(self.interface.outputs)
+
+    def outputs_of(self, result: ExecutionResult) -> dict[str, Any]:
+        """The part of a run's final context that the flow returns (:attr:`output_keys`
+        present in it), as an agent calling the flow as one tool should see it."""
+        output = result.output
+        return {key: copy_json(output[key]) for key in self.output_keys if key in output}
+
     """Where ``flow`` was read from, when it was read from a file: every diagnostic then
     carries its ``path``, ``line`` and ``col``."""
 
@@ -263,4 +305,8 @@ def _finish(analysis: Analysis) -> CompiledFlow:
         digest=digest,
         subflows=MappingProxyType(dict(analysis.subflows)),
         interface=interface,
+        schemas=(
+            MappingProxyType(derived_input_schema(analysis)),
+            MappingProxyType(derived_output_schema(analysis, interface)),
+        ),
     )
