@@ -278,6 +278,38 @@ class ToolManifestError(DagwrightError, ValueError):
         self.path = path
 
 
+class IntegrationUnavailableError(DagwrightError, ImportError):
+    """An integration (``dagwright.mcp``, ``dagwright.integrations.<framework>``) was
+    imported or used without its extra installed; the hint names the extra to install."""
+
+    code = "DW-E021"
+
+
+class MCPError(DagwrightError):
+    """Talking to an MCP server failed: it could not be started or reached, it died or
+    closed the session mid-call, or it broke the protocol. ``server`` names it."""
+
+    code = "DW-E022"
+
+    def __init__(self, message: str, *, server: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.server = server
+
+
+class MCPToolError(MCPError):
+    """An MCP server's tool answered with an error result (``isError``); the message
+    carries the text the server gave."""
+
+    code = "DW-E023"
+
+
+class MCPSchemaError(MCPError):
+    """An MCP server broke its own declared contract: a tool's result does not match the
+    output schema it advertised, or a schema it advertised is not a valid JSON Schema."""
+
+    code = "DW-E024"
+
+
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
 
 
@@ -350,6 +382,10 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     FlowFileError,
     ToolImportError,
     ToolManifestError,
+    IntegrationUnavailableError,
+    MCPError,
+    MCPToolError,
+    MCPSchemaError,
     StepError,
     ToolExecutionError,
     ToolInputError,
