@@ -46,14 +46,13 @@ BROKEN = Flow(
     [Step(tool="greet"), Step(tool="refuse")],
     description="Greet someone, then fail.",
 )
-TOOLS = [greet, shout, refuse]
 
 
 def executor(store: Path) -> FlowExecutor:
     """An executor over the local tools, journaling into the SQLite store ``store``."""
-    ex = FlowExecutor(TOOLS, checkpointer=SQLiteCheckpointer(store))
-    ex.registry.register(GREET)
-    ex.registry.register(BROKEN)
+    ex = FlowExecutor([greet, shout, refuse, stop_once], checkpointer=SQLiteCheckpointer(store))
+    for flow in (GREET, BROKEN, INTERRUPTED):
+        ex.registry.register(flow)
     return ex
 
 
@@ -62,3 +61,23 @@ def stored_runs(ex: FlowExecutor) -> list[tuple[str, str, dict[str, Any]]]:
     store = ex.checkpointer
     assert store is not None
     return sorted(((h.flow_name, h.status, dict(h.inputs)) for h in store.runs()), key=repr)
+
+
+INTERRUPTS: list[BaseException] = []
+"""Exceptions ``stop_once`` raises, one per call, while any are left."""
+
+
+@tool
+def stop_once(greeting: str) -> Shout:
+    """Raises the next exception of ``INTERRUPTS`` (a Ctrl-C, as a crash would stop a
+    process), then, once none are left, shouts."""
+    if INTERRUPTS:
+        raise INTERRUPTS.pop()
+    return Shout(loud=greeting.upper())
+
+
+INTERRUPTED = Flow(
+    "greet_interrupted",
+    [Step(tool="greet"), Step(tool="stop_once")],
+    description="Greet someone; the second step may be interrupted.",
+)
