@@ -4,14 +4,23 @@ interrupt leaves resumable, names resolved once, and an import that loads one fr
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dagwright import Flow, FlowExecutor, FlowNotFoundError, Step
+from dagwright import Flow, FlowExecutor, FlowNotFoundError, Step, tool
 from dagwright.integrations import langchain, openai_agents, pydantic_ai
-from tests.integrations.flows import GREET, INTERRUPTED, INTERRUPTS, greet, shout, stored_runs
+from tests.integrations.flows import (
+    GREET,
+    INTERRUPTED,
+    INTERRUPTS,
+    Shout,
+    greet,
+    shout,
+    stored_runs,
+)
 from tests.integrations.unavailable import modules_after_import
 
 pytestmark = pytest.mark.timeout(60)
@@ -81,3 +90,25 @@ def test_a_name_is_resolved_when_the_tool_is_made(ex: FlowExecutor) -> None:
 def test_an_integration_loads_its_framework_only(module: str, framework: str) -> None:
     loaded = modules_after_import(module)
     assert loaded & FRAMEWORKS == {framework}
+
+
+def test_a_hanging_tool_ends_in_a_timeout_the_agent_sees() -> None:
+    release = threading.Event()
+
+    @tool(timeout_s=0.2)
+    def hang(greeting: str) -> Shout:
+        """Waits until the test ends."""
+        release.wait(30)
+        return Shout(loud=greeting)
+
+    hanging = Flow("greet_hanging", [Step(tool="greet"), Step(tool="hang")])
+    with FlowExecutor([greet, hang]) as own:
+        made = langchain.flow_tool(own, hanging)
+        try:
+            text = made.invoke({"name": "Ada"})
+            atext = asyncio.run(made.ainvoke({"name": "Ada"}))
+        finally:
+            release.set()
+    for got in (text, atext):
+        assert isinstance(got, str)
+        assert got.startswith("flow 'greet_hanging' failed at step 'hang': [DW-E104]")
