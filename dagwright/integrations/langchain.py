@@ -2,18 +2,20 @@
 
 ``flow_tool(executor, flow)`` returns a ``langchain_core.tools.StructuredTool`` whose
 ``args_schema`` is the flow's input JSON Schema (a dict, which langchain-core takes as is
-and does not validate: the flow validates its inputs). ``tool.invoke(args)`` runs the
-flow on the sync lane (``executor.run``), ``await tool.ainvoke(args)`` on the async lane
-(``executor.arun``), each call a run of its own with a fresh run id, journaled when the
-executor has a checkpointer. The result is the flow's outputs, a dict; invoked with a tool
-call (``{"type": "tool_call", "args": ..., "id": ..., "name": ...}``) it is a
-``ToolMessage`` whose content is that dict as JSON text.
+and does not validate: dagwright checks the arguments against it before running).
+``tool.invoke(args)`` runs the flow on the sync lane (``executor.run``),
+``await tool.ainvoke(args)`` on the async lane (``executor.arun``), each call a run of its
+own with a fresh run id, journaled when the executor has a checkpointer. The result is
+the flow's outputs, a dict; invoked with a tool call (``{"type": "tool_call", "args":
+..., "id": ..., "name": ...}``) it is a ``ToolMessage`` whose content is that dict as
+JSON text.
 
-A call that does not succeed (arguments the flow rejects, or a failed run) raises
-``ToolException`` with the error's code and message and the run id. The tool is built
-with ``handle_tool_error=True``, so LangChain hands that text to the agent instead of
-raising: a plain call returns it, a tool call returns a ``ToolMessage`` with
-``status="error"``. Set ``tool.handle_tool_error = False`` to have the exception raised.
+A call that does not succeed (arguments that break the schema or that the flow rejects,
+or a failed run) raises ``ToolException`` with the error's code and message and the run
+id. The tool is built with ``handle_tool_error=True``, so LangChain hands that text to
+the agent instead of raising: a plain call returns it, a tool call returns a
+``ToolMessage`` with ``status="error"``. Set ``tool.handle_tool_error = False`` to have
+the exception raised.
 """
 
 from __future__ import annotations

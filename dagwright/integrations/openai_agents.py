@@ -17,9 +17,10 @@ gives; ``strict=True`` converts it anyway (the SDK raises ``UserError`` when it 
 ``strict=False`` never does.
 
 A call that does not succeed returns, as the SDK's own tools do, a text the model reads
-(raising would fail the whole agent run): for arguments that are not JSON or that the flow
-rejects, ``invalid arguments ...`` with the error's code; for a failed run, the failing
-step, the error's code, type and message and the run id.
+(raising would fail the whole agent run): for arguments that are not a JSON object, that
+break the schema or that the flow rejects, ``invalid arguments ...`` with the error's
+code; for a failed run, the failing step, the error's code, type and message and the run
+id.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ and returns the flow's outputs (a dict, which pydantic-ai sends to the model as 
 
 What the model sees when a call does not succeed:
 
-* arguments the flow rejects (``FlowInputError``, nothing ran): ``ModelRetry``, a retry
-  prompt with the error, counted against the tool's retries;
+* arguments that break the tool's schema or that the flow rejects (nothing ran):
+  ``ModelRetry``, a retry prompt with the error, counted against the tool's retries;
 * a run that failed: ``ToolFailed``, a failed tool result (``outcome='failed'``) with the
   failing step, the error's code, type and message and the run id. A flow is
   deterministic over its inputs, so calling it again with the same arguments would fail

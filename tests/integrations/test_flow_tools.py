@@ -112,3 +112,15 @@ def test_a_hanging_tool_ends_in_a_timeout_the_agent_sees() -> None:
     for got in (text, atext):
         assert isinstance(got, str)
         assert got.startswith("flow 'greet_hanging' failed at step 'hang': [DW-E104]")
+
+
+def test_arguments_that_break_the_schema_are_rejected_before_any_run(ex: FlowExecutor) -> None:
+    args = {"name": 5, "punctuation": ["!"]}
+    expected = (
+        "invalid arguments for 'greet_loudly': [DW-E004] at 'name': 5 is not of type "
+        "'string'; at 'punctuation': ['!'] is not of type 'string'"
+    )
+    made = langchain.flow_tool(ex, GREET)
+    assert made.invoke(args) == expected
+    assert asyncio.run(made.ainvoke(args)) == expected
+    assert stored_runs(ex) == []  # without the check, the run would fail at its first step

@@ -96,8 +96,7 @@ def test_rejected_arguments_are_an_error_the_agent_sees_and_start_no_run(
     assert isinstance(message, ToolMessage)
     assert message.status == "error"
     assert message.content == (
-        "invalid arguments for 'greet_loudly': [DW-E004] flow 'greet_loudly' is missing "
-        "required input(s): 'name'"
+        "invalid arguments for 'greet_loudly': [DW-E004] 'name' is a required property"
     )
     assert stored_runs(ex) == []
 

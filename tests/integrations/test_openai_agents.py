@@ -90,8 +90,7 @@ def test_arguments_that_are_not_json_or_rejected_start_no_run(ex: FlowExecutor) 
     assert invoke(made, "{name").startswith("invalid arguments for 'greet_loudly': not JSON")
     assert invoke(made, "[1]") == "invalid arguments for 'greet_loudly': expected a JSON object"
     assert invoke(made, "{}") == (
-        "invalid arguments for 'greet_loudly': [DW-E004] flow 'greet_loudly' is missing "
-        "required input(s): 'name'"
+        "invalid arguments for 'greet_loudly': [DW-E004] 'name' is a required property"
     )
     assert stored_runs(ex) == []
 

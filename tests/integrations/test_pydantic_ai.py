@@ -109,8 +109,7 @@ def test_rejected_arguments_are_a_retry_prompt_and_start_no_run(ex: FlowExecutor
     agent = Agent(calling("greet_loudly", {"nom": "Ada"}), tools=[flow_tool(ex, GREET)])
     result = agent.run_sync("greet Ada")
     assert result.output == (
-        "retried: invalid arguments for 'greet_loudly': [DW-E004] flow 'greet_loudly' is "
-        "missing required input(s): 'name'"
+        "retried: invalid arguments for 'greet_loudly': [DW-E004] 'name' is a required property"
     )
     assert stored_runs(ex) == []
 
