@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
-from langchain_core.messages import ToolMessage
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import StructuredTool, ToolException
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -106,3 +108,18 @@ def test_importing_it_without_langchain_core_names_the_extra() -> None:
     assert done.stdout.strip() == (
         "IntegrationUnavailableError|DW-E021|pip install 'dagwright[langchain]'"
     ), done.stderr
+
+
+def test_a_chat_models_tool_call_runs_the_flow_and_its_answer_goes_back(
+    ex: FlowExecutor,
+) -> None:
+    call = {"name": "greet_loudly", "args": {"name": "Ada"}, "id": "call-9"}
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="", tool_calls=[call])]))
+    asked = HumanMessage("greet Ada")
+    reply = model.invoke([asked])
+    assert isinstance(reply, AIMessage)
+    (tool_call,) = reply.tool_calls
+    answer = flow_tool(ex, GREET).invoke(tool_call)
+    assert isinstance(answer, ToolMessage)
+    assert answer.tool_call_id == "call-9"
+    assert json.loads(str(answer.content)) == ADA
