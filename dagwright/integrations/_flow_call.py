@@ -9,9 +9,9 @@ flow's outputs, or the text an agent should see about why there are none.
 Only what an agent can act on becomes an outcome: arguments that break the schema the
 agent was given (checked here, with ``jsonschema``, before anything runs: most frameworks
 pass a hand-made schema through unchecked) or that the flow rejects (``FlowInputError``),
-both "fix them and call again", and a run that failed (the error's code,
-type and message, and the run id). Any other error (a closed executor, a broken store)
-is the application's, and propagates.
+both "fix them and call again", and a run that failed (the error's code, type and
+message, and the run id). Any other error (a closed executor, a broken store) is the
+application's, and propagates.
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ class Outcome:
     retry: bool
     run_id: str | None
 
-    @property
-    def ok(self) -> bool:
-        """Whether the run succeeded."""
-        return self.outputs is not None
-
     def outputs_json(self) -> str:
         """The outputs as JSON text, for frameworks whose tools return strings."""
         return json.dumps(self.outputs, ensure_ascii=False, sort_keys=False)
@@ -73,10 +68,6 @@ class FlowCall:
     def parameters(self) -> dict[str, Any]:
         """The flow's input JSON Schema (a fresh dict on every call)."""
         return self.compiled.input_json_schema()
-
-    def output_schema(self) -> dict[str, Any]:
-        """The JSON Schema of what a successful call returns (a fresh dict)."""
-        return self.compiled.output_json_schema()
 
     def run(self, arguments: Mapping[str, Any] | None) -> Outcome:
         """Run the flow on the sync lane with ``arguments`` as its inputs."""
