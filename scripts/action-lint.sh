@@ -11,7 +11,8 @@
 # Inputs (environment, all optional):
 #   INPUT_FILES           paths or globs, whitespace-separated (default "."); `**` spans
 #                         directories; a glob that matches nothing is passed on as it is,
-#                         so lint reports it missing
+#                         so lint reports it missing; a path holding spaces cannot be
+#                         given (name its directory instead)
 #   INPUT_TOOLS           modules whose Tool objects are imported, whitespace-separated
 #   INPUT_TOOLS_MANIFEST  a tool manifest (not together with INPUT_TOOLS)
 #   INPUT_SELECT          codes or prefixes, separated by commas or whitespace

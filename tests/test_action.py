@@ -377,3 +377,32 @@ def test_the_docs_show_the_action_first_with_its_inputs() -> None:
     assert uses["uses"] == f"{repository}@v1"
     assert set(uses["with"]) <= set(ACTION["inputs"])
     assert workflow["jobs"]["lint-flows"]["permissions"]["security-events"] == "write"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("version", "installed"),
+    [("", f"{ROOT}[cli]"), ("1.2.3", "dagwright[cli]==1.2.3")],
+)
+def test_the_install_step_installs_the_checkout_or_a_release(
+    tmp_path: Path, version: str, installed: str
+) -> None:
+    # A `python` that records its arguments stands in for setup-python's.
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "python"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path / "argv"}"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    step = _step_named("Install dagwright")
+    context = {"inputs.version": version, "github.action_path": str(ROOT)}
+    env = {name: _evaluate(str(value), context) for name, value in step["env"].items()}
+    done = subprocess.run(
+        ["bash", "-c", step["run"]],
+        env={**os.environ, **env, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    argv = (tmp_path / "argv").read_text(encoding="utf-8").splitlines()
+    assert argv == ["-m", "pip", "install", "--disable-pip-version-check", installed]
