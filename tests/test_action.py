@@ -159,7 +159,8 @@ def test_the_steps_set_up_python_install_lint_and_upload() -> None:
     assert lint["working-directory"] == "${{ github.workspace }}"
     upload = _step_named("Upload")
     assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
-    condition = " ".join(upload["if"].split())
+    assert "\n" not in upload["if"]  # folded into one expression
+    condition = upload["if"]
     assert condition.startswith("always() && inputs.upload-sarif == 'true'")
     assert "steps.lint.outputs.sarif-file != ''" in condition
     assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
