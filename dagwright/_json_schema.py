@@ -33,12 +33,12 @@ _HINT = (
 )
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """``value`` with every mapping made a ``dict`` and every tuple a ``list`` (a copy)."""
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain_json(item) for item in value]
     return value
 
 
@@ -198,7 +198,7 @@ class JSONSchema(Mapping[str, Any]):
                 f"got {type(schema).__name__}",
                 hint=_HINT,
             )
-        data = _plain(schema)
+        data = plain_json(schema)
         try:
             check_json(data)
         except NotJSONError as exc:
@@ -254,7 +254,7 @@ class JSONSchema(Mapping[str, Any]):
         if isinstance(other, JSONSchema):
             return self._data == other._data
         if isinstance(other, Mapping):
-            return bool(self._data == _plain(other))
+            return bool(self._data == plain_json(other))
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -329,7 +329,7 @@ def schema_json(schema: FlowSchema | Mapping[str, Any] | None) -> dict[str, Any]
         return schema.to_dict()
     if isinstance(schema, type):
         return schema.model_json_schema()
-    result: dict[str, Any] = _plain(schema)
+    result: dict[str, Any] = plain_json(schema)
     return result
 
 

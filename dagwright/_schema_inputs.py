@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dagwright._json_schema import JSONSchema, resolve_local, schema_name
+from dagwright._json_schema import JSONSchema, plain_json, resolve_local, schema_name
 from dagwright.errors import FlowInputError
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class _Conformer:
                 result[name] = self.value(sub, value[name])
             elif isinstance(sub, Mapping) and "default" in sub:
                 # Conformed too: pydantic dumps a default by the field's type (0 -> 0.0).
-                result[name] = self.value(sub, _thaw(sub["default"]))
+                result[name] = self.value(sub, plain_json(sub["default"]))
         for name, item in value.items():
             if name in properties or not keep_extra:
                 continue
@@ -219,12 +219,3 @@ def _is_number(kind: Any) -> bool:
     if kind == "number":
         return True
     return isinstance(kind, list | tuple) and "number" in kind and "integer" not in kind
-
-
-def _thaw(value: Any) -> Any:
-    """A plain JSON copy of a value read from a (read-only) schema document."""
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(item) for item in value]
-    return value

@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out these codes or prefixes (comma-separated)",
     )  # fmt: skip
     lint.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    lint.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="write the report to FILE atomically instead of stdout (same exit code)",
+    )  # fmt: skip
     lint.set_defaults(module="lint", parser=lint)
 
     run = commands.add_parser(

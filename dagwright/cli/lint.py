@@ -5,6 +5,8 @@ imported); without either only the checks that need no tools run, and the report
 which it skipped. A file's own ``tools:`` section is never imported by ``lint``.
 Exit 0 clean or warnings only (1 with ``--strict``), 1 errors, 2 when a file cannot be
 read (it is reported in the output, and the other files are still linted).
+``--output FILE`` writes the report there atomically instead of printing it (CI writes the
+SARIF log so, and prints annotations in a second run).
 """
 
 from __future__ import annotations
@@ -29,13 +31,10 @@ def command(args: argparse.Namespace) -> int:
     select = tuple(code for group in args.select for code in group)
     ignore = tuple(code for group in args.ignore for code in group)
     report = lint_files(args.files, tools=tools, select=select, ignore=ignore, strict=args.strict)
-    render = {
-        "text": report.to_text,
-        "json": report.to_json,
-        "sarif": report.to_sarif,
-        "github": report.to_github,
-    }[args.format]
-    text = render()
-    print(text, end="" if text.endswith("\n") else "\n")
+    if args.output is not None:
+        report.write(args.output, format=args.format)
+    else:
+        text = report.render(args.format)
+        print(text, end="" if text.endswith("\n") else "\n")
     code: int = report.exit_code
     return code

@@ -11,12 +11,12 @@ their last writer (the flow's interface as a sub-flow).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from dagwright._execution.canonical import canonical_json
 from dagwright._execution.plan import KEY
+from dagwright._json_schema import plain_json
 from dagwright.compiler._interfaces import TargetInterface
 from dagwright.compiler._state import Analysis
 
@@ -66,16 +66,8 @@ def derived_output_schema(analysis: Analysis, interface: TargetInterface) -> Sch
 
 def _plain(schema: Mapping[str, Any]) -> Schema:
     """A plain, independent dict copy of a field schema (which may hold read-only maps)."""
-    plain: Schema = json.loads(canonical_json(_thaw(schema)))
+    plain: Schema = plain_json(schema)
     return plain
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(item) for item in value]
-    return value
 
 
 def _all_of(schemas: list[Schema]) -> Schema:

@@ -190,16 +190,8 @@ class _Scanner:
 
 
 def parse_json(text: str, path: str | None) -> Parsed:
-    """Parse JSON ``text`` (``FlowFileError`` with a position if invalid)."""
+    """Parse JSON ``text``, not blank (``FlowFileError`` with a position if invalid)."""
     scanner = _Scanner(text, path)
-    if not text.strip():
-        raise FlowFileError(
-            "the file is empty",
-            path=path,
-            line=1,
-            col=1,
-            hint="a flow file is an object starting with '\"format_version\": 1'",
-        )
     try:
         parsed = scanner.parse()
     except _Syntax as syntax:

@@ -126,6 +126,38 @@ class LintReport:
 
         return sarif_text(self)
 
+    def render(self, format: str = "text") -> str:
+        """The report in ``format``: ``"text"``, ``"json"``, ``"sarif"`` or ``"github"``
+        (the ``to_*`` method of that name). Another format raises
+        :class:`~dagwright.errors.UsageError`."""
+        renderers = {
+            "text": self.to_text,
+            "json": self.to_json,
+            "sarif": self.to_sarif,
+            "github": self.to_github,
+        }
+        if format not in renderers:
+            raise UsageError(
+                f"unknown lint report format {format!r}",
+                hint=f"use one of: {', '.join(renderers)}",
+            )
+        return renderers[format]()
+
+    def write(self, path: str | os.PathLike[str], *, format: str = "text") -> None:
+        """Write :meth:`render` of ``format`` to ``path`` atomically (a temporary file in
+        the same directory, then renamed over ``path``), ending with a newline; the
+        directory must exist. A reader never sees a partial report, and a failed write
+        leaves what was there. An ``OSError`` names ``path``."""
+        from dagwright.io.files import _write_atomic
+
+        text = self.render(format)
+        target = os.fspath(path)
+        try:
+            _write_atomic(target, text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            # Name the file asked for, not the temporary one beside it.
+            raise OSError(exc.errno, exc.strerror, target) from exc
+
 
 def parse_codes(selectors: Iterable[str], option: str = "select") -> tuple[str, ...]:
     """Normalize code selectors: full codes (``DW301``) or prefixes (``DW3``, ``DW``),

@@ -91,3 +91,22 @@ def test_graph_draws_the_flow_and_colours_a_run(cli: Cli, tmp_path: Path) -> Non
     code, _, err = cli("graph", flow, "--run", "zz", "--store", store)
     assert code == 2
     assert "[DW-E009]" in err
+
+
+def test_lint_output_writes_the_report_to_a_file(cli: Cli, tmp_path: Path) -> None:
+    broken = write(tmp_path, "broken.flow.yaml", BROKEN)
+    code, printed, _ = cli("lint", broken, "--format", "sarif")
+    report = tmp_path / "reports" / "lint.sarif"
+    report.parent.mkdir()
+    report.write_text("an older report", encoding="utf-8")
+    code, out, err = cli("lint", broken, "--format", "sarif", "--output", str(report))
+    assert (code, out, err) == (1, "", "")  # the same exit code; nothing printed
+    assert report.read_text(encoding="utf-8") == printed  # what stdout would show
+    assert [p.name for p in report.parent.iterdir()] == ["lint.sarif"]  # no temp file left
+    code, out, _ = cli("lint", broken, "--format", "github", "-o", str(report))
+    assert (code, out) == (1, "")
+    assert "::error file=" in report.read_text(encoding="utf-8")
+    missing = tmp_path / "nowhere" / "lint.sarif"
+    code, out, err = cli("lint", broken, "-o", str(missing))
+    assert (code, out) == (2, "")
+    assert err == f"dagwright: error: {missing}: No such file or directory\n"

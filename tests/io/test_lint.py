@@ -347,3 +347,25 @@ def test_the_reference_lists_the_checks_run_without_tools() -> None:
     listed = doc.split("**Without tools** only the checks whose verdict needs no tool run:")[1]
     listed = listed.split(".")[0]
     assert set(re.findall(r"DW\d{3}", listed)) == TOOL_FREE_CODES
+
+
+def test_render_and_write_give_each_format(tmp_path: Path) -> None:
+    flow = tmp_path / "broken.flow.yaml"
+    flow.write_text(
+        "format_version: 1\nkind: dag\nname: b\nsteps:\n  - id: a\n    tool: t\n"
+        "    depends_on: [missing]\n",
+        encoding="utf-8",
+    )
+    report = lint_files([flow])
+    for form, method in [("text", report.to_text), ("json", report.to_json),
+                         ("sarif", report.to_sarif), ("github", report.to_github)]:  # fmt: skip
+        assert report.render(form) == method()
+        target = tmp_path / f"report.{form}"
+        report.write(target, format=form)
+        assert target.read_text(encoding="utf-8") == method() + "\n"
+    with pytest.raises(UsageError, match="unknown lint report format 'xml'") as info:
+        report.render("xml")
+    assert info.value.hint == "use one of: text, json, sarif, github"
+    with pytest.raises(FileNotFoundError) as missing:
+        report.write(tmp_path / "nowhere" / "r.txt")
+    assert missing.value.filename == str(tmp_path / "nowhere" / "r.txt")
