@@ -1,6 +1,7 @@
 """dagwright and the Model Context Protocol (extra ``mcp``: ``pip install 'dagwright[mcp]'``).
 
-:func:`connect` turns an MCP server's tools into dagwright ``Tool``\\ s. Importing this
+:func:`connect` turns an MCP server's tools into dagwright ``Tool``\\ s; :func:`server_specs`
+gives their ``ToolSpec``\\ s (for manifests and linting). Importing this
 package without the ``mcp`` SDK installed raises
 :class:`~dagwright.errors.IntegrationUnavailableError`.
 """
@@ -17,6 +18,6 @@ except ImportError as exc:  # pragma: no cover - exercised in an environment wit
         hint="pip install 'dagwright[mcp]'",
     ) from exc
 
-from dagwright.mcp.client import MCPConnection, connect
+from dagwright.mcp.client import MCPConnection, connect, server_specs
 
-__all__ = ["MCPConnection", "connect"]
+__all__ = ["MCPConnection", "connect", "server_specs"]

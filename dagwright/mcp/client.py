@@ -69,6 +69,19 @@ def connect(
     return MCPConnection(command_or_url, env=env, cwd=cwd, timeout_s=float(timeout_s))
 
 
+def server_specs(
+    command_or_url: str | Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> list[ToolSpec]:
+    """The ``ToolSpec``\\ s of an MCP server's tools: connect, list, disconnect (no tool
+    is called). What ``dagwright tools export --mcp COMMAND`` writes to a manifest."""
+    with connect(command_or_url, env=env, cwd=cwd, timeout_s=timeout_s) as connection:
+        return connection.specs()
+
+
 class MCPConnection:
     """One client session with an MCP server; its ``tools`` are dagwright ``Tool``\\ s.
 
@@ -391,7 +404,7 @@ class MCPConnection:
                     "executor.arun(...)`, or use `with connect(...)` for executor.run",
                 )
             return await answer
-        except concurrent.futures.CancelledError:
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
             if self._state == "closed":
                 raise self._closed_during(remote, "the connection was closed") from None
             raise
@@ -407,9 +420,12 @@ class MCPConnection:
         except RuntimeError as exc:
             text = str(exc)
             if "structured content" in text or "Invalid schema" in text:
+                reason = text.splitlines()[0].removeprefix(
+                    f"Invalid structured content returned by tool {remote}: "
+                )
                 raise MCPSchemaError(
                     f"MCP server {self.server!r}: tool {remote!r} broke its output schema: "
-                    f"{text.splitlines()[0]}",
+                    f"{reason}",
                     server=self.server,
                     hint="the server's result does not match the outputSchema it advertises",
                 ) from exc

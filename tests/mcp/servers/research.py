@@ -3,8 +3,11 @@ low-level server so every answer (including broken ones) is exactly what the tes
 
 Tools: ``search`` (structured results, an output schema, read-only), ``fetch`` (text,
 idempotent), ``fail`` (an ``isError`` result), ``broken`` (structured content that breaks
-its own output schema), ``crash`` (the server dies inside the call), ``delete`` (a
-destructive tool) and ``2fast`` (a name that is not a dagwright tool name).
+its own output schema), ``crash`` (the server dies inside the call), ``slow`` (answers
+after a minute), ``delete`` (a destructive tool) and ``2fast`` (a name that is not a
+dagwright tool name). With ``RESEARCH_EXTRA=collide`` it also lists ``a/b`` and ``a_b``
+(one dagwright name); with ``RESEARCH_EXTRA=bad_schema`` a tool whose input schema is
+not a JSON Schema.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ TOOLS = [
         output_schema=SEARCH_OUTPUT,
     ),
     Tool(name="crash", description="Kills the server mid-call.", input_schema=EMPTY_INPUT),
+    Tool(name="slow", description="Answers after a minute.", input_schema=EMPTY_INPUT),
     Tool(
         name="delete",
         description="Deletes a page.",
@@ -84,8 +88,19 @@ def text(value: str, *, error: bool = False) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=value)], is_error=error)
 
 
+EXTRA = {
+    "collide": [
+        Tool(name="a/b", input_schema=EMPTY_INPUT),
+        Tool(name="a_b", input_schema=EMPTY_INPUT),
+    ],
+    "bad_schema": [
+        Tool(name="odd", input_schema={"type": "object", "properties": {"x": {"type": 12}}}),
+    ],
+}
+
+
 async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
-    return ListToolsResult(tools=TOOLS)
+    return ListToolsResult(tools=TOOLS + EXTRA.get(os.environ.get("RESEARCH_EXTRA", ""), []))
 
 
 async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
@@ -106,6 +121,9 @@ async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
         return CallToolResult(content=[], structured_content={"urls": "not a list", "total": 1})
     if params.name == "crash":
         os._exit(3)
+    if params.name == "slow":
+        await anyio.sleep(60)
+        return text("late")
     if params.name == "delete":
         return text(f"deleted {args['url']}")
     if params.name == "2fast":
