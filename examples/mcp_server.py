@@ -3,11 +3,15 @@
 
 ``search`` returns structured results (its return model becomes the advertised output
 schema) and is read-only; ``fetch`` returns plain text. Start it by hand with
-``python -m examples.mcp_server`` (from the repository root); ``docs/integrations/mcp.md``
-connects to it from Python and ``dagwright tools export --mcp`` lists its tools.
+``python -m examples.mcp_server`` (from the repository root; stdio), or
+``python -m examples.mcp_server --http PORT`` to serve streamable HTTP at
+``http://127.0.0.1:PORT/mcp``. ``docs/integrations/mcp.md`` connects to it from Python
+and ``dagwright tools export --mcp`` lists its tools.
 """
 
 from __future__ import annotations
+
+import sys
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
@@ -42,4 +46,7 @@ def fetch(url: str) -> str:
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    if sys.argv[1:2] == ["--http"]:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -24,19 +24,19 @@ import contextlib
 import shlex
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
 import anyio
 from mcp import ClientSession
-from mcp.shared.exceptions import MCPError as SDKError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 from mcp.types import Tool as MCPTool
 
 from dagwright import Tool, ToolSpec
-from dagwright.errors import MCPError, MCPSchemaError, MCPToolError
-from dagwright.mcp._schemas import check_output, idempotent, input_model, output_model, tool_name
+from dagwright.errors import MCPError
+from dagwright.mcp._protocol import call, closed_during, list_all, outputs, startup_error, transport
+from dagwright.mcp._schemas import idempotent, input_model, output_model, tool_name
 
 DEFAULT_TIMEOUT_S = 30.0
 """How long :func:`connect` waits for a server to start, shake hands and list its tools."""
@@ -114,7 +114,9 @@ class MCPConnection:
         self._owner: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._tools: list[Tool] = []
+        # Calls handed over from other loops; added and removed on their threads.
         self._in_flight: set[concurrent.futures.Future[CallToolResult]] = set()
+        self._in_flight_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MCPConnection({self.server!r}, {self._state})"
@@ -230,7 +232,9 @@ class MCPConnection:
 
     def _begin_close(self) -> None:
         """On the session's loop: cancel calls in flight from other loops, end the session."""
-        for future in list(self._in_flight):
+        with self._in_flight_lock:
+            in_flight = list(self._in_flight)
+        for future in in_flight:
             future.cancel()
         if self._stop is not None:
             self._stop.set()
@@ -246,35 +250,18 @@ class MCPConnection:
 
     # ---- the session's task ----
 
-    def _transport(self) -> AbstractAsyncContextManager[Any]:
-        target = self._target
-        if isinstance(target, str) and target.startswith(("http://", "https://")):
-            from mcp.client.streamable_http import streamable_http_client
-
-            return streamable_http_client(target)
-        from mcp.client.stdio import StdioServerParameters, stdio_client
-
-        argv = shlex.split(target) if isinstance(target, str) else list(target)
-        if not argv:
-            raise MCPError(
-                "connect() needs a command or a URL, got an empty one",
-                server=self.server,
-                hint="pass e.g. 'python my_server.py' or 'https://host/mcp'",
-            )
-        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._env, cwd=self._cwd)
-        return stdio_client(params)
-
     async def _own(self, ready: concurrent.futures.Future[None]) -> None:
         """Start the session, list the tools, then hold the session until closed."""
         self._stop = asyncio.Event()
         try:
             async with AsyncExitStack() as stack:
-                streams = await stack.enter_async_context(self._transport())
+                target = transport(self._target, server=self.server, env=self._env, cwd=self._cwd)
+                streams = await stack.enter_async_context(target)
                 session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
                 # Only around calls: a cancel scope must not straddle the entered contexts.
                 with anyio.fail_after(self._timeout_s):
                     await session.initialize()
-                    listed = await self._list(session)
+                    listed = await list_all(session)
                 self._tools = self._build(listed)
                 self._session = session
                 if self._state == "opening":
@@ -284,43 +271,11 @@ class MCPConnection:
         except BaseException as exc:  # the SDK's task groups wrap errors in groups
             self._session = None
             if not ready.done():
-                ready.set_exception(self._startup_error(exc))
+                ready.set_exception(startup_error(self.server, exc, self._startup_timeout()))
             elif not isinstance(exc, Exception):
                 raise
         finally:
             self._session = None
-
-    async def _list(self, session: ClientSession) -> list[MCPTool]:
-        tools: list[MCPTool] = []
-        listing = await session.list_tools()
-        tools.extend(listing.tools)
-        cursor, pages = listing.next_cursor, 1
-        while cursor is not None and pages < 1000:  # a pager that never ends cannot hang us
-            from mcp.types import PaginatedRequestParams
-
-            listing = await session.list_tools(params=PaginatedRequestParams(cursor=cursor))
-            tools.extend(listing.tools)
-            cursor, pages = listing.next_cursor, pages + 1
-        return tools
-
-    def _startup_error(self, exc: BaseException) -> BaseException:
-        cause = _first_cause(exc)
-        if isinstance(cause, MCPError):
-            return cause
-        if isinstance(cause, TimeoutError):
-            return self._startup_timeout()
-        if not isinstance(cause, Exception):
-            return cause
-        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
-        if isinstance(cause, SDKError):
-            reason = f"{cause.message} (the server exited or is not an MCP server)"
-        error = MCPError(
-            f"cannot connect to MCP server {self.server!r}: {reason or type(cause).__name__}",
-            server=self.server,
-            hint="check the command (or URL) and run it by hand to see its errors",
-        )
-        error.__cause__ = cause
-        return error
 
     def _build(self, listed: list[MCPTool]) -> list[Tool]:
         tools: list[Tool] = []
@@ -336,13 +291,13 @@ class MCPConnection:
                 )
             seen[name] = mcp_tool.name
             inputs = input_model(name, mcp_tool.input_schema, server=self.server)
-            outputs, kind = output_model(name, mcp_tool.output_schema, server=self.server)
+            results, kind = output_model(name, mcp_tool.output_schema, server=self.server)
             tools.append(
                 Tool(
                     name=name,
-                    fn=self._tool_fn(mcp_tool.name, outputs, kind),
+                    fn=self._tool_fn(mcp_tool.name, results, kind),
                     input_schema=inputs,
-                    output_schema=outputs,
+                    output_schema=results,
                     description=mcp_tool.description or "",
                     idempotent=idempotent(mcp_tool.annotations),
                 )
@@ -363,15 +318,15 @@ class MCPConnection:
             )
         return session
 
-    def _tool_fn(self, remote: str, outputs: type[Any], kind: str) -> Callable[[Any], Any]:
-        async def call(inp: Any) -> dict[str, Any]:
+    def _tool_fn(self, remote: str, model: type[Any], kind: str) -> Callable[[Any], Any]:
+        async def call_tool(inp: Any) -> dict[str, Any]:
             arguments = inp.model_dump(mode="json", exclude_unset=True)
             result = await self._call(remote, arguments)
-            return self._outputs(remote, result, outputs, kind)
+            return outputs(self.server, remote, result, model, kind)
 
-        call.__name__ = call.__qualname__ = tool_name(remote)
-        call.__doc__ = f"Call the tool {remote!r} of the MCP server {self.server!r}."
-        return call
+        call_tool.__name__ = call_tool.__qualname__ = tool_name(remote)
+        call_tool.__doc__ = f"Call the tool {remote!r} of the MCP server {self.server!r}."
+        return call_tool
 
     async def _call(self, remote: str, arguments: dict[str, Any]) -> CallToolResult:
         self._require_open(f"call tool {remote!r}")
@@ -390,7 +345,8 @@ class MCPConnection:
             return await self._call_here(remote, arguments)
 
         future = asyncio.run_coroutine_threadsafe(on_session_loop(), loop)
-        self._in_flight.add(future)
+        with self._in_flight_lock:
+            self._in_flight.add(future)
         try:
             answer = asyncio.wrap_future(future)
             await asyncio.wait({answer}, timeout=self._timeout_s)
@@ -406,73 +362,12 @@ class MCPConnection:
             return await answer
         except (asyncio.CancelledError, concurrent.futures.CancelledError):
             if self._state == "closed":
-                raise self._closed_during(remote, "the connection was closed") from None
+                raise closed_during(self.server, remote, "the connection was closed") from None
             raise
         finally:
-            self._in_flight.discard(future)
+            with self._in_flight_lock:
+                self._in_flight.discard(future)
 
     async def _call_here(self, remote: str, arguments: dict[str, Any]) -> CallToolResult:
         session = self._require_open(f"call tool {remote!r}")
-        try:
-            return await session.call_tool(remote, arguments)
-        except SDKError as exc:
-            raise self._closed_during(remote, exc.message) from exc
-        except RuntimeError as exc:
-            text = str(exc)
-            if "structured content" in text or "Invalid schema" in text:
-                reason = text.splitlines()[0].removeprefix(
-                    f"Invalid structured content returned by tool {remote}: "
-                )
-                raise MCPSchemaError(
-                    f"MCP server {self.server!r}: tool {remote!r} broke its output schema: "
-                    f"{reason}",
-                    server=self.server,
-                    hint="the server's result does not match the outputSchema it advertises",
-                ) from exc
-            raise self._closed_during(remote, text) from exc
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
-            raise self._closed_during(remote, "the session closed") from exc
-
-    def _closed_during(self, remote: str, reason: str) -> MCPError:
-        return MCPError(
-            f"MCP server {self.server!r}: call of tool {remote!r} failed: {reason}",
-            server=self.server,
-            hint="the server may have exited (see its stderr); reconnect to call it again",
-        )
-
-    def _outputs(
-        self, remote: str, result: CallToolResult, outputs: type[Any], kind: str
-    ) -> dict[str, Any]:
-        text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-        if result.is_error:
-            raise MCPToolError(
-                f"MCP server {self.server!r}: tool {remote!r} failed: {text or '(no text)'}",
-                server=self.server,
-            )
-        if kind == "text":
-            return {"text": text}
-        value = result.structured_content
-        if value is None:
-            raise MCPSchemaError(
-                f"MCP server {self.server!r}: tool {remote!r} advertises an output schema "
-                "but returned no structured content",
-                server=self.server,
-            )
-        if kind == "wrapped":
-            value = {"result": value}
-        problem = check_output(outputs, value)
-        if problem is not None:
-            raise MCPSchemaError(
-                f"MCP server {self.server!r}: tool {remote!r} broke its output schema: {problem}",
-                server=self.server,
-                hint="the server's result does not match the outputSchema it advertises",
-            )
-        return dict(value)
-
-
-def _first_cause(exc: BaseException) -> BaseException:
-    """The first real error inside (nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup):
-        inner = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
-        exc = (inner or list(exc.exceptions))[0]
-    return exc
+        return await call(session, self.server, remote, arguments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -365,3 +366,52 @@ def test_importing_dagwright_does_not_import_the_sdk() -> None:
         cwd=ROOT,
     )
     assert json.loads(done.stdout) == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_http_url_connects_over_streamable_http(lane: Lane) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examples.mcp_server", "--http", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.monotonic() + 30
+        while True:  # until the server listens
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the HTTP server did not start"
+                time.sleep(0.1)
+        with connect(url) as connection:
+            assert connection.server == url
+            executor = FlowExecutor(tools=connection.tools)
+            flow = DAGFlow(
+                "http",
+                [
+                    Step(id="search", tool="search"),
+                    Step(
+                        id="fetch", tool="fetch", inputs={"url": "/urls/0"}, depends_on=["search"]
+                    ),
+                ],
+            )
+            result = lane(executor, flow, {"query": "mcp"})
+        assert result.success, result.error
+        assert result.output["text"] == "MCP lets agents call tools over a protocol."
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def test_an_http_url_nobody_serves_is_an_mcp_error() -> None:
+    with pytest.raises(MCPError, match=r"MCP server 'http://127\.0\.0\.1:"):
+        enter(f"http://127.0.0.1:{free_port()}/mcp", timeout_s=10)
