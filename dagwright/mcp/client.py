@@ -361,7 +361,9 @@ class MCPConnection:
                 )
             return await answer
         except (asyncio.CancelledError, concurrent.futures.CancelledError):
-            if self._state == "closed":
+            task = asyncio.current_task()
+            ours = task is not None and task.cancelling() > 0  # this call itself is cancelled
+            if self._state == "closed" and future.cancelled() and not ours:
                 raise closed_during(self.server, remote, "the connection was closed") from None
             raise
         finally:

@@ -22,6 +22,7 @@ from dagwright import (
     MCPError,
     MCPSchemaError,
     MCPToolError,
+    RetryPolicy,
     RunFailedError,
     Step,
     ToolInputError,
@@ -415,3 +416,23 @@ def test_an_http_url_connects_over_streamable_http(lane: Lane) -> None:
 def test_an_http_url_nobody_serves_is_an_mcp_error() -> None:
     with pytest.raises(MCPError, match=r"MCP server 'http://127\.0\.0\.1:"):
         enter(f"http://127.0.0.1:{free_port()}/mcp", timeout_s=10)
+
+
+def test_retrying_a_destructive_server_tool_warns_from_the_specs(server: MCPConnection) -> None:
+    def flow(tool_name: str) -> DAGFlow:
+        retried = Step(id="go", tool=tool_name, retry=RetryPolicy(max_attempts=3))
+        return DAGFlow(f"retry-{tool_name}", [retried], description="Retries one call.")
+
+    specs = server.specs()
+    assert "DW402" in [d.code for d in compile_flow(flow("delete"), specs).diagnostics]
+    assert "DW402" not in [d.code for d in compile_flow(flow("fetch"), specs).diagnostics]
+
+
+def test_a_step_timeout_ends_a_slow_server_call(server: MCPConnection, lane: Lane) -> None:
+    flow = DAGFlow("slow", [Step(id="wait", tool="slow", timeout_s=0.5)])
+    started = time.monotonic()
+    result = lane(FlowExecutor(tools=server.tools), flow, {})
+    assert time.monotonic() - started < 30
+    assert (result.error.code, result.error.step_id) == ("DW-E104", "wait")
+    fetch = next(t for t in server.tools if t.name == "fetch")
+    assert asyncio.run(fetch(url="u")).model_dump() == {"text": "page at u"}  # still usable
