@@ -436,3 +436,29 @@ def test_a_step_timeout_ends_a_slow_server_call(server: MCPConnection, lane: Lan
     assert (result.error.code, result.error.step_id) == ("DW-E104", "wait")
     fetch = next(t for t in server.tools if t.name == "fetch")
     assert asyncio.run(fetch(url="u")).model_dump() == {"text": "page at u"}  # still usable
+
+
+def test_without_the_sdk_the_integration_names_its_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['mcp'] = None  # as if the extra were not installed\n"
+        "from dagwright import IntegrationUnavailableError\n"
+        "try:\n"
+        "    import dagwright.mcp\n"
+        "except IntegrationUnavailableError as error:\n"
+        "    print(error.code, error.hint)\n"
+        "from dagwright.cli._app import main\n"
+        "sys.exit(main(['tools', 'export', '--mcp', 'some-server']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.stdout == "DW-E021 pip install 'dagwright[mcp]'\n"
+    assert done.returncode == 2
+    assert "[DW-E021]" in done.stderr
+    assert "hint: pip install 'dagwright[mcp]'" in done.stderr
