@@ -63,7 +63,7 @@ def _usable(name: str) -> bool:
         name.isidentifier()
         and not keyword.iskeyword(name)
         and not name.startswith("_")
-        and not hasattr(BaseModel, name)
+        and not hasattr(SchemaModel, name)  # BaseModel's and SchemaModel's own names
     )
 
 
@@ -129,7 +129,13 @@ def input_model(name: str, schema: dict[str, Any], *, server: str) -> type[BaseM
         for key in properties:
             if isinstance(key, str) and _usable(key):
                 fields[key] = (Any, ... if key in needed else None)
-    model = create_model(f"{_camel(name)}Input", __base__=SchemaModel, **fields)
+    try:
+        model = create_model(f"{_camel(name)}Input", __base__=SchemaModel, **fields)
+    except Exception as exc:  # a property name pydantic refuses after all
+        raise MCPSchemaError(
+            f"MCP server {server!r}: cannot model the input schema of tool {name!r}: {exc}",
+            server=server,
+        ) from exc
     model.mcp_schema = copy.deepcopy(schema)
     model.mcp_validator = validator
     return model
