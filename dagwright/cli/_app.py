@@ -193,12 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = tool_actions.add_parser(
         "export",
         parents=[common],
-        help="write the manifest of the tools in modules",
-        description="Write the tool manifest (JSON) of every Tool object in the modules.",
+        help="write the manifest of the tools in modules and MCP servers",
+        description="Write the tool manifest (JSON) of every Tool object in the modules "
+        "and of every tool of the MCP servers given with --mcp.",
     )
     export.add_argument(
-        "modules", nargs="+", metavar="MODULE", help="dotted module name or path/to/file.py"
+        "modules", nargs="*", metavar="MODULE", help="dotted module name or path/to/file.py"
     )
+    export.add_argument(
+        "--mcp", action="append", default=[], metavar="COMMAND|URL",
+        help="also the tools of this MCP server: a command line that starts a stdio server, "
+        "or an http(s):// URL (repeatable; needs the mcp extra)",
+    )  # fmt: skip
     export.add_argument("-o", "--output", metavar="FILE", help="write it there (default: stdout)")
     export.set_defaults(module="tools", parser=export)
     return parser

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from dagwright._execution.canonical import NotJSONError, copy_json, model_json
 from dagwright._logging import get_logger
 from dagwright.errors import (
-    StepError,
+    DagwrightError,
     StepTimeoutError,
     ToolExecutionError,
     ToolInputError,
@@ -135,13 +135,15 @@ def format_traceback(exc: BaseException) -> str:
 def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     """The recorded error for ``exc`` and the class names ``retry_on`` is matched against.
 
-    dagwright's own step errors keep their code; anything a tool raised is recorded as
+    dagwright's own errors keep their code (a step error, or a coded error a tool raised,
+    such as an MCP server's ``MCPToolError``); anything else a tool raised is recorded as
     ``ToolExecutionError`` (``DW-E101``) with the original exception's type and message.
     Either way the error keeps ``exc``'s traceback (:func:`format_traceback`). Names
     include each class of the MRO by ``__name__`` and fully qualified name.
     """
     story = format_traceback(exc)
-    if isinstance(exc, StepError):
+    if isinstance(exc, DagwrightError):
+        # Any coded error keeps its code, e.g. an MCP server's tool error (DW-E023).
         info = ErrorInfo(exc.code, type(exc).__name__, exc.message, traceback=story)
     else:
         message = str(exc) or repr(exc)
