@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 from dagwright.errors import FlowInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dagwright import FlowRegistry, Tool
     from dagwright.checkpoint import SQLiteCheckpointer
+    from dagwright.flows import Flow
 
 
 def use_cwd_imports() -> None:
@@ -21,6 +25,28 @@ def use_cwd_imports() -> None:
     here = os.getcwd()
     if not sys.path or sys.path[0] not in ("", here):
         sys.path.insert(0, here)
+
+
+def load_flow_files(
+    files: Sequence[str], modules: Sequence[str]
+) -> tuple[list[Flow], FlowRegistry, list[Tool]]:
+    """The flows of ``files`` (in order), a registry holding them all (so sub-flows
+    resolve among them), and their tools: those of ``--tools`` ``modules`` and of each
+    file's ``tools:`` section, each once, imported from the current directory."""
+    from dagwright import FlowRegistry
+    from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
+
+    flows = load_flows(files)
+    registry = FlowRegistry()
+    for each in flows:
+        registry.register(each)
+    use_cwd_imports()
+    tools = list(import_tools(modules)) if modules else []
+    for each in flows:
+        source = flow_source(each)
+        if source is not None and source.tools:
+            tools += import_tool_paths(source.tools)
+    return flows, registry, list({id(item): item for item in tools}.values())
 
 
 def open_store(path: str, *, create: bool, default: bool = False) -> SQLiteCheckpointer:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import open_store, parse_inputs, use_cwd_imports
+from dagwright.cli._common import load_flow_files, open_store, parse_inputs
 from dagwright.cli._errors import FAILED, INTERRUPTED, OK, command_line_error
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
 from dagwright.errors import CheckpointNotFoundError, RunExistsError
@@ -117,22 +117,11 @@ def command(args: argparse.Namespace) -> int:
     if args.max_concurrency < 1:
         parser.error(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
 
-    from dagwright import FlowExecutor, FlowRegistry
-    from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
+    from dagwright import FlowExecutor
 
     inputs = parse_inputs(args.input)
-    flows = load_flows(args.files)
+    flows, registry, unique = load_flow_files(args.files, args.tools)
     flow = flows[0]
-    registry = FlowRegistry()
-    for each in flows:
-        registry.register(each)
-    use_cwd_imports()
-    tools = list(import_tools(args.tools)) if args.tools else []
-    for each in flows:
-        source = flow_source(each)
-        if source is not None and source.tools:
-            tools += import_tool_paths(source.tools)
-    unique = list({id(item): item for item in tools}.values())
 
     store_path = args.store if args.store is not None else DEFAULT_STORE
     store = open_store(store_path, create=args.resume is None, default=args.store is None)
