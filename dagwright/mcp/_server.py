@@ -13,7 +13,7 @@ an executor with a checkpointer journals every call (a crashed call is resumed w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
@@ -24,11 +24,14 @@ from mcp.shared.tool_name_validation import TOOL_NAME_REGEX
 from dagwright import CompiledFlow, Flow, FlowExecutor, FlowInputError, UsageError
 from dagwright.mcp._results import failed_run_result, input_error_result, run_result
 
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
 
 class _Served:
     """One flow as one tool: the flow, its compiled form and the tool it advertises."""
 
-    __slots__ = ("compiled", "flow", "tool")
+    __slots__ = ("compiled", "flow", "tool", "validator")
 
     def __init__(self, flow: Flow, compiled: CompiledFlow) -> None:
         self.flow = flow
@@ -39,6 +42,33 @@ class _Served:
             input_schema=compiled.input_json_schema(),
             output_schema=compiled.output_json_schema(),
         )
+        # A flow with its own input_schema has its inputs checked by the run itself; a
+        # derived schema is only advertised, so the server holds callers to it here.
+        self.validator: Validator | None = None
+        if flow.input_schema is None:
+            from jsonschema import Draft202012Validator
+
+            self.validator = Draft202012Validator(self.tool.input_schema)
+
+    def check(self, arguments: dict[str, Any]) -> None:
+        """Raise ``FlowInputError`` for arguments that break the advertised schema."""
+        if self.validator is None:
+            return
+        problems = sorted(
+            self.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path)
+        )
+        if problems:
+            details = "; ".join(
+                ".".join(str(part) for part in error.absolute_path) + ": " + error.message
+                if error.absolute_path
+                else error.message
+                for error in problems
+            )
+            raise FlowInputError(
+                f"arguments of tool {self.flow.name!r} do not match its input schema: "
+                f"{len(problems)} error(s): {details}",
+                hint="call the tool with arguments that follow its inputSchema",
+            )
 
 
 def _served(executor: FlowExecutor, flows: Iterable[Flow | str]) -> dict[str, _Served]:
@@ -87,8 +117,9 @@ def flow_server(
     * a failed run: a tool error result (``isError``) whose text is ``[DW-E101] step
       'fetch' failed: ConnectionError: ... (run RUN_ID)``, and whose structured content
       is ``{"run_id": ..., "error": ErrorInfo.to_dict(traceback=False)}``;
-    * arguments the flow refuses (``FlowInputError``): a tool error result with
-      ``[DW-E004]`` and what is wrong; no run is started;
+    * arguments the flow refuses (``FlowInputError``: missing, or not matching the
+      advertised input schema): a tool error result with ``[DW-E004]`` and what is
+      wrong; no run is started;
     * an unknown tool name: the protocol's ``Invalid params`` error (-32602).
 
     Run it with ``server.run(read, write, server.create_initialization_options())``
@@ -129,6 +160,7 @@ async def _call(
     """One tool call: one journaled run, its outputs or its error as a tool result."""
     run_id = executor.new_run_id()
     try:
+        entry.check(arguments)
         result = await executor.arun(entry.flow, arguments, run_id=run_id)
     except FlowInputError as error:
         return input_error_result(error)
