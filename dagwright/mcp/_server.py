@@ -21,7 +21,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError as ProtocolError
 from mcp.shared.tool_name_validation import TOOL_NAME_REGEX
 
-from dagwright import CompiledFlow, Flow, FlowExecutor, FlowInputError, UsageError
+from dagwright import CompiledFlow, Flow, FlowExecutor, FlowInputError, UsageError, __version__
 from dagwright.mcp._results import failed_run_result, input_error_result, run_result
 
 if TYPE_CHECKING:
@@ -103,6 +103,9 @@ def flow_server(
 ) -> Server[Any]:
     """An MCP server (the SDK's ``mcp.server.lowlevel.Server``) with one tool per flow.
 
+    The server is named ``name`` (its version is dagwright's) and hands ``instructions``
+    to clients when they connect.
+
     ``flows`` are :class:`~dagwright.Flow` objects or names registered in the executor's
     registry. Each flow is compiled now (``FlowCompileError`` if it does not) and
     becomes the tool named after it: description ``flow.description``, input schema
@@ -147,6 +150,7 @@ def flow_server(
 
     return Server(
         name,
+        version=__version__,
         instructions=instructions,
         get_tool_input_schema=input_schema,
         on_list_tools=list_tools,
