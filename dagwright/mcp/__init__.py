@@ -21,12 +21,14 @@ except ImportError as _missing:
     ) from _missing
 
 # ---- serving flows as MCP tools ----
+from dagwright.mcp._results import RUN_ID_META
 from dagwright.mcp._serve import Transport, serve
 from dagwright.mcp._server import flow_server
 
 # ---- using an MCP server's tools ----
 
 __all__ = [
+    "RUN_ID_META",
     "Transport",
     "flow_server",
     "serve",

@@ -15,19 +15,26 @@ import mcp_types as types
 
 from dagwright import ExecutionResult, FlowInputError
 
+RUN_ID_META = "dagwright.dev/run_id"
+"""The ``_meta`` key of every result of a call that ran: the run's id in the store."""
+
 
 def _text(value: Any) -> types.TextContent:
     return types.TextContent(type="text", text=json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def run_result(outputs: dict[str, Any]) -> types.CallToolResult:
-    """A successful run: ``outputs`` (the flow's returned keys) as structured content."""
-    return types.CallToolResult(content=[_text(outputs)], structured_content=outputs)
+def run_result(outputs: dict[str, Any], run_id: str) -> types.CallToolResult:
+    """A successful run: ``outputs`` (the flow's returned keys) as structured content,
+    the run id under ``_meta``."""
+    return types.CallToolResult(
+        content=[_text(outputs)], structured_content=outputs, _meta={RUN_ID_META: run_id}
+    )
 
 
 def failed_run_result(result: ExecutionResult) -> types.CallToolResult:
     """A failed run: ``[CODE] step 'ID' failed: Type: message (run RUN_ID)`` as text, and
-    the run id and error (without its traceback) as structured content."""
+    the run id and error (without its traceback) as structured content; the run id
+    under ``_meta`` too."""
     error = result.error
     if error is None:
         text = f"[DW-E100] the run failed (run {result.run_id})"
@@ -42,6 +49,7 @@ def failed_run_result(result: ExecutionResult) -> types.CallToolResult:
         content=[types.TextContent(type="text", text=text)],
         structured_content={"run_id": result.run_id, "error": detail},
         is_error=True,
+        _meta={RUN_ID_META: result.run_id},
     )
 
 

@@ -116,7 +116,8 @@ def flow_server(
     A call runs ``await executor.arun(flow, arguments, run_id=executor.new_run_id())``:
 
     * success: structured content ``compiled.outputs_of(result)``, plus a text block
-      holding the same JSON;
+      holding the same JSON; the run id is under ``_meta`` as ``RUN_ID_META``
+      (``"dagwright.dev/run_id"``), on failed runs too;
     * a failed run: a tool error result (``isError``) whose text is ``[DW-E101] step
       'fetch' failed: ConnectionError: ... (run RUN_ID)``, and whose structured content
       is ``{"run_id": ..., "error": ErrorInfo.to_dict(traceback=False)}``;
@@ -170,4 +171,4 @@ async def _call(
         return input_error_result(error)
     if not result.success:
         return failed_run_result(result)
-    return run_result(entry.compiled.outputs_of(result))
+    return run_result(entry.compiled.outputs_of(result), run_id)

@@ -83,18 +83,22 @@ def test_flows_by_object_or_registered_name_become_tools(mode: str) -> None:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", MODES)
 def test_every_call_is_its_own_journaled_run(mode: str) -> None:
-    from dagwright.mcp import flow_server
+    from dagwright.mcp import RUN_ID_META, flow_server
 
     store = InMemoryCheckpointer()
     server = flow_server(executor(counting(), checkpointer=store), ["count"])
+    run_ids: list[str] = []
 
     async def body() -> None:
         async with Client(server, mode=mode) as client:
             for text in ("a", "a b", "a b c"):
-                await client.call_tool("count", {"text": text})
+                result = await client.call_tool("count", {"text": text})
+                assert result.meta is not None
+                run_ids.append(result.meta[RUN_ID_META])
 
     drive(body)
     headers = store.runs()
+    assert [header.run_id for header in headers] == run_ids
     assert [header.inputs["text"] for header in headers] == ["a", "a b", "a b c"]
     assert len({header.run_id for header in headers}) == 3
     assert {header.status for header in headers} == {"succeeded"}

@@ -263,3 +263,31 @@ def test_streamable_http_serves_the_same_tools(tmp_path: Path) -> None:
         process.wait(timeout=10)
     with SQLiteCheckpointer(str(store)) as checkpointer:
         assert [header.status for header in checkpointer.runs()] == ["succeeded", "failed"]
+
+
+@pytest.mark.timeout(60)
+def test_the_mcp_client_demo_calls_the_served_pipeline(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    done = subprocess.run(
+        [sys.executable, "examples/mcp_client_demo.py", "--store", str(store)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tool research_pipeline: Answer a question" in done.stdout
+    assert "grade: good" in done.stdout
+    assert "refused: [DW-E004]" in done.stdout
+    with SQLiteCheckpointer(str(store)) as checkpointer:
+        (header,) = checkpointer.runs()
+    assert f"journaled as run {header.run_id}" in done.stdout
+    plan = subprocess.run(
+        ["make", "-s", "-n", "-C", str(ROOT), f"BIN={Path(sys.executable).parent}", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "examples/mcp_client_demo.py" in plan.stdout
