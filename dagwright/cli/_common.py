@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,3 +91,39 @@ def parse_inputs(text: str | None) -> dict[str, Any]:
             hint="wrap the values in an object, e.g. --input '{\"n\": 3}'",
         )
     return value
+
+
+class LogLines(logging.Handler):
+    """dagwright's warnings as ``dagwright: warning: ...`` lines on the current stderr
+    (looked up per record, so a live display that redirects stderr keeps them tidy). A
+    record that carries ``diagnostics`` (the executor's ``flow_warnings``) is printed as
+    those diagnostics, one line each with its file position."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = record.levelname.lower()
+            diagnostics = getattr(record, "diagnostics", None)
+            if diagnostics:
+                for diagnostic in diagnostics:
+                    print(f"dagwright: {level}: {diagnostic.format()}", file=sys.stderr)
+            else:
+                print(f"dagwright: {level}: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines() -> Iterator[LogLines]:
+    """While the block runs, dagwright's warnings (and errors) are :class:`LogLines` on
+    stderr; the ``dagwright`` logger's handlers and level are restored after."""
+    logger = logging.getLogger("dagwright")
+    handler = LogLines(logging.WARNING)
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)  # run events (DEBUG) are not even built
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -4,7 +4,8 @@ The files are loaded and registered together (sub-flows resolve among them) and 
 tools imported as ``dagwright run`` does; the executor journals every call in the store
 (default ``.dagwright/runs.sqlite``). :func:`dagwright.mcp.flow_server` builds the
 server and :func:`dagwright.mcp.serve` runs it. Everything this command prints goes to
-stderr: under stdio, stdout is the protocol's.
+stderr: under stdio, stdout is the protocol's. The flows' compile warnings are printed
+as ``dagwright run`` prints them, one ``dagwright: warning: path:line:col: ...`` line each.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import sys
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import load_flow_files, open_store
+from dagwright.cli._common import load_flow_files, log_lines, open_store
 from dagwright.cli._errors import OK
 
 
@@ -43,9 +44,12 @@ def command(args: argparse.Namespace) -> int:
         )
 
     try:
-        with FlowExecutor(
-            tools, registry=registry, checkpointer=store, max_concurrency=args.max_concurrency
-        ) as executor:
+        with (
+            log_lines(),
+            FlowExecutor(
+                tools, registry=registry, checkpointer=store, max_concurrency=args.max_concurrency
+            ) as executor,
+        ):
             server = flow_server(executor, flows, name=args.name)
             serve(server, transport=args.transport, host=args.host, port=args.port, on_ready=ready)
     finally:

@@ -176,18 +176,25 @@ def test_a_failing_flow_is_a_tool_error_with_code_step_and_run_id(tmp_path: Path
 def test_a_tool_printing_to_stdout_does_not_touch_the_protocol(tmp_path: Path) -> None:
     errlog = tmp_path / "stderr.txt"
 
+    twice = "tests/mcp/flows/twice.flow.yaml"  # its compile warning is printed too
+
     async def body() -> None:
         with errlog.open("w", encoding="utf-8") as err:
-            async with stdio_session(tmp_path / "runs.sqlite", SHOUT, errlog=err) as session:
+            async with stdio_session(tmp_path / "runs.sqlite", SHOUT, twice, errlog=err) as s:
                 for word in ("one", "two"):
-                    result = await session.call_tool("shout", {"word": word})
+                    result = await s.call_tool("shout", {"word": word})
                     assert result.structured_content == {"loud": word.upper()}
+                again = await s.call_tool("shout_twice", {"word": "three"})
+                assert again.structured_content == {"loud": "THREE"}
 
     drive(body)
-    logged = errlog.read_text(encoding="utf-8")
+    logged = errlog.read_text(encoding="utf-8").splitlines()
     assert "shouting one on stdout" in logged
     assert "shouting two on stdout" in logged
-    assert "dagwright: serving 1 flow(s) as MCP tools over stdio: shout" in logged
+    assert logged.count("shouting three on stdout") == 2
+    banner = "dagwright: serving 2 flow(s) as MCP tools over stdio: shout, shout_twice"
+    assert logged[0].startswith(f"dagwright: warning: {twice}:11:5: DW301 warning")
+    assert logged[1].startswith(banner)
 
 
 @pytest.mark.timeout(60)
@@ -291,3 +298,39 @@ def test_the_mcp_client_demo_calls_the_served_pipeline(tmp_path: Path) -> None:
         check=False,
     )
     assert "examples/mcp_client_demo.py" in plan.stdout
+
+
+@pytest.mark.timeout(90)
+def test_a_call_whose_server_dies_is_finished_by_run_resume(tmp_path: Path) -> None:
+    """The crash example's tool ends the server process mid-call: the client's call fails,
+    the run stays in the store, and `dagwright run --resume` finishes it."""
+    store = tmp_path / "runs.sqlite"
+    inputs = {"text": "  hello   world ", "marker_dir": str(tmp_path / "marker")}
+    outcome: list[BaseException] = []
+
+    async def body() -> None:
+        async with stdio_session(store, "examples/crash.flow.yaml") as session:
+            try:
+                await session.call_tool("crash_demo", inputs, read_timeout_seconds=30)
+            except Exception as error:  # the server is gone: the SDK's own error
+                outcome.append(error)
+
+    try:
+        drive(body)
+    except Exception as error:  # or the transport's, when the session closes
+        outcome.append(error)
+    assert outcome, "the call should not have returned a result"
+    with SQLiteCheckpointer(str(store)) as checkpointer:
+        (header,) = checkpointer.runs()
+    assert (header.flow_name, header.status) == ("crash_demo", "running")
+
+    resumed = subprocess.run(
+        [script(), "run", "examples/crash.flow.yaml", "--resume", header.run_id,
+         "--store", str(store), "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert result["success"] is True
+    assert result["run_id"] == header.run_id
+    assert [step["step_id"] for step in result["steps"]] == ["prepare", "fragile", "finish"]
