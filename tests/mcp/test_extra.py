@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,4 +88,17 @@ def test_serve_refuses_unusable_input_with_exit_2(argv: list[str], says: str) ->
     done = run_script(*argv)
     assert done.returncode == 2
     assert says in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.timeout(60)
+def test_serve_refuses_a_flow_that_does_not_compile(tmp_path: Path) -> None:
+    flow = tmp_path / "broken.flow.yaml"
+    flow.write_text(
+        "format_version: 1\nkind: flow\nname: broken\nversion: '1'\nsteps:\n  - tool: nowhere\n",
+        encoding="utf-8",
+    )
+    done = run_script("serve", str(flow), "--store", str(tmp_path / "runs.sqlite"))
+    assert done.returncode == 2
+    assert "[DW-E002] flow 'broken' has 1 error(s):" in done.stderr
     assert done.stdout == ""

@@ -143,3 +143,37 @@ def test_a_name_that_is_no_mcp_tool_name_is_refused() -> None:
         flow_server(executor(), [counting(name="count words")])
     with pytest.raises(UsageError, match="no flow to serve"):
         flow_server(executor(), [])
+
+
+@pytest.mark.timeout(60)
+def test_calls_started_together_are_separate_runs_with_their_own_answers() -> None:
+    from dagwright.mcp import flow_server
+
+    store = InMemoryCheckpointer()
+    server = flow_server(executor(counting(), checkpointer=store), ["count"])
+    answers: dict[str, Any] = {}
+
+    async def body() -> None:
+        async with Client(server) as client:
+
+            async def call(text: str) -> None:
+                answers[text] = (await client.call_tool("count", {"text": text})).structured_content
+
+            async with anyio.create_task_group() as group:
+                for words in range(1, 9):
+                    group.start_soon(call, " ".join(["w"] * words))
+
+    drive(body)
+    assert {text: value["count"] for text, value in answers.items()} == {
+        " ".join(["w"] * words): words for words in range(1, 9)
+    }
+    assert len(store.runs()) == 8
+
+
+def test_a_flow_that_does_not_compile_is_refused_at_once() -> None:
+    from dagwright import FlowCompileError
+    from dagwright.mcp import flow_server
+
+    broken = Flow(name="broken", steps=[Step(tool="no_such_tool")])
+    with pytest.raises(FlowCompileError):
+        flow_server(executor(), [broken])
