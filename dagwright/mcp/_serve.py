@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any, Literal
@@ -35,7 +36,11 @@ def serve(
     if transport == "stdio":
         anyio.run(_stdio, server, on_ready)
     elif transport == "streamable-http":
-        anyio.run(_http, server, host, port, on_ready)
+        listening = _listen(host, port)
+        try:
+            anyio.run(_http, server, host, listening, on_ready)
+        finally:
+            listening.close()
     else:
         from dagwright import UsageError
 
@@ -56,13 +61,32 @@ async def _stdio(server: Server[Any], on_ready: Callable[[str], None] | None) ->
             await server.run(read, write, server.create_initialization_options())
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The bound socket, made here so that an address in use or not allowed is an
+    ``OSError`` naming it (uvicorn would log it and exit the process instead)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise OSError(
+            error.errno, f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
+    return sock
+
+
 async def _http(
-    server: Server[Any], host: str, port: int, on_ready: Callable[[str], None] | None
+    server: Server[Any],
+    host: str,
+    listening: socket.socket,
+    on_ready: Callable[[str], None] | None,
 ) -> None:
     import uvicorn
 
     app = server.streamable_http_app(host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     http = uvicorn.Server(config)
 
     async def announce() -> None:
@@ -71,14 +95,11 @@ async def _http(
                 return
             await anyio.sleep(0.02)
         if on_ready is not None:
-            bound = port
-            for each in http.servers:
-                for sock in each.sockets:
-                    bound = sock.getsockname()[1]
+            port = listening.getsockname()[1]
             shown = f"[{host}]" if ":" in host else host
-            on_ready(f"http://{shown}:{bound}/mcp")
+            on_ready(f"http://{shown}:{port}/mcp")
 
     async with anyio.create_task_group() as group:
         group.start_soon(announce)
-        await http.serve()
+        await http.serve(sockets=[listening])
         group.cancel_scope.cancel()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -213,16 +214,25 @@ def test_an_unknown_tool_is_the_protocols_invalid_params_error(tmp_path: Path) -
     drive(body)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@pytest.mark.timeout(60)
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [script(), "serve", FETCH, "--transport", "streamable-http", "--port", str(port),
+             "--store", str(tmp_path / "runs.sqlite")],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("dagwright: error: [Errno ")
+    assert f"cannot listen on 127.0.0.1:{port}: " in line
 
 
 @pytest.mark.timeout(60)
 def test_streamable_http_serves_the_same_tools(tmp_path: Path) -> None:
-    port = _free_port()
     store = tmp_path / "runs.sqlite"
     errlog = tmp_path / "stderr.txt"
     with errlog.open("w", encoding="utf-8") as err:
@@ -234,7 +244,7 @@ def test_streamable_http_serves_the_same_tools(tmp_path: Path) -> None:
                 "--transport",
                 "streamable-http",
                 "--port",
-                str(port),
+                "0",  # any free port: the URL printed names the one bound
                 "--store",
                 str(store),
             ],
@@ -243,13 +253,16 @@ def test_streamable_http_serves_the_same_tools(tmp_path: Path) -> None:
             stderr=err,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    url = f"http://127.0.0.1:{port}/mcp"
     try:
         deadline = time.monotonic() + 30
-        while url not in errlog.read_text(encoding="utf-8"):
+        while (
+            found := re.search(r"at (http://127\.0\.0\.1:(\d+)/mcp)", errlog.read_text())
+        ) is None:
             assert process.poll() is None, errlog.read_text(encoding="utf-8")
             assert time.monotonic() < deadline, "the server never said where it listens"
             time.sleep(0.05)
+        url = found[1]
+        assert int(found[2]) > 0
 
         async def body() -> None:
             async with (
