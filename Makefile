@@ -29,12 +29,13 @@ DEMO_RUN ?= demo-$(shell date +%Y%m%d-%H%M%S 2>/dev/null)
 DEMO_INPUT := {"question": "How does dependency-driven scheduling keep workers busy?"}
 
 demo: $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[cli]"
+	$(BIN)/python -m pip install -q -e ".[cli,mcp]"
 	$(BIN)/dagwright run examples/pipeline.flow.yaml examples/summarize.flow.yaml \
 		--run-id $(DEMO_RUN) --input '$(DEMO_INPUT)'
 	$(BIN)/dagwright runs show $(DEMO_RUN)
 	$(BIN)/dagwright lint examples/*.flow.yaml --tools examples.pipeline_tools \
 		--tools examples.crash_tools
+	$(BIN)/python examples/mcp_client_demo.py
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"

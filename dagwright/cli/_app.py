@@ -136,6 +136,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(module="run", parser=run)
 
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve flow files as MCP tools",
+        description="Serve every flow in FILES as one MCP tool (sub-flows resolve among "
+        "them). Every call is a run journaled in the store, so a crashed call can be "
+        "finished with `dagwright run --resume`. Under stdio, stdout carries only the "
+        "protocol: messages, and anything a tool prints, go to stderr.",
+        epilog="exit codes: 0 the client went away or the server was stopped, "
+        "2 unusable input, 130 interrupted",
+    )
+    serve.add_argument("files", nargs="+", metavar="FILE", help="the flows to serve")
+    serve.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--transport", choices=("stdio", "streamable-http"), default="stdio",
+        help="stdio (default; for a client that starts the server) or streamable-http",
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="streamable-http: address to bind")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="streamable-http: port (default 8000)"
+    )
+    serve.add_argument("--store", metavar="PATH", help=f"the run store (default {DEFAULT_STORE})")
+    serve.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="calls at once per run (default 8)",
+    )
+    serve.add_argument("--name", default="dagwright", help="the server's name (default dagwright)")
+    serve.set_defaults(module="serve", parser=serve)
+
     runs = commands.add_parser(
         "runs",
         parents=[common],

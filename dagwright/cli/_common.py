@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagwright.errors import FlowInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dagwright import FlowRegistry, Tool
     from dagwright.checkpoint import SQLiteCheckpointer
+    from dagwright.flows import Flow
 
 
 def use_cwd_imports() -> None:
@@ -21,6 +28,28 @@ def use_cwd_imports() -> None:
     here = os.getcwd()
     if not sys.path or sys.path[0] not in ("", here):
         sys.path.insert(0, here)
+
+
+def load_flow_files(
+    files: Sequence[str], modules: Sequence[str]
+) -> tuple[list[Flow], FlowRegistry, list[Tool]]:
+    """The flows of ``files`` (in order), a registry holding them all (so sub-flows
+    resolve among them), and their tools: those of ``--tools`` ``modules`` and of each
+    file's ``tools:`` section, each once, imported from the current directory."""
+    from dagwright import FlowRegistry
+    from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
+
+    flows = load_flows(files)
+    registry = FlowRegistry()
+    for each in flows:
+        registry.register(each)
+    use_cwd_imports()
+    tools = list(import_tools(modules)) if modules else []
+    for each in flows:
+        source = flow_source(each)
+        if source is not None and source.tools:
+            tools += import_tool_paths(source.tools)
+    return flows, registry, list({id(item): item for item in tools}.values())
 
 
 def open_store(path: str, *, create: bool, default: bool = False) -> SQLiteCheckpointer:
@@ -62,3 +91,39 @@ def parse_inputs(text: str | None) -> dict[str, Any]:
             hint="wrap the values in an object, e.g. --input '{\"n\": 3}'",
         )
     return value
+
+
+class LogLines(logging.Handler):
+    """dagwright's warnings as ``dagwright: warning: ...`` lines on the current stderr
+    (looked up per record, so a live display that redirects stderr keeps them tidy). A
+    record that carries ``diagnostics`` (the executor's ``flow_warnings``) is printed as
+    those diagnostics, one line each with its file position."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = record.levelname.lower()
+            diagnostics = getattr(record, "diagnostics", None)
+            if diagnostics:
+                for diagnostic in diagnostics:
+                    print(f"dagwright: {level}: {diagnostic.format()}", file=sys.stderr)
+            else:
+                print(f"dagwright: {level}: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines() -> Iterator[LogLines]:
+    """While the block runs, dagwright's warnings (and errors) are :class:`LogLines` on
+    stderr; the ``dagwright`` logger's handlers and level are restored after."""
+    logger = logging.getLogger("dagwright")
+    handler = LogLines(logging.WARNING)
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)  # run events (DEBUG) are not even built
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

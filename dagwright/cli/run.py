@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import open_store, parse_inputs, use_cwd_imports
+from dagwright.cli._common import load_flow_files, log_lines, open_store, parse_inputs
 from dagwright.cli._errors import FAILED, INTERRUPTED, OK, command_line_error
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
 from dagwright.errors import CheckpointNotFoundError, RunExistsError
@@ -47,40 +47,6 @@ def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
         words += ["--tools", module]
     words += ["--resume", run_id, "--store", store]
     return shlex.join(words)
-
-
-class _LogLines(logging.Handler):
-    """dagwright's warnings as ``dagwright: warning: ...`` lines on the current stderr
-    (looked up per record, so a live display that redirects stderr keeps them tidy). A
-    record that carries ``diagnostics`` (the executor's ``flow_warnings``) is printed as
-    those diagnostics, one line each with its file position."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            level = record.levelname.lower()
-            diagnostics = getattr(record, "diagnostics", None)
-            if diagnostics:
-                for diagnostic in diagnostics:
-                    print(f"dagwright: {level}: {diagnostic.format()}", file=sys.stderr)
-            else:
-                print(f"dagwright: {level}: {record.getMessage()}", file=sys.stderr)
-        except Exception:
-            self.handleError(record)
-
-
-@contextlib.contextmanager
-def _log_lines() -> Iterator[_LogLines]:
-    logger = logging.getLogger("dagwright")
-    handler = _LogLines(logging.WARNING)
-    level = logger.level
-    logger.addHandler(handler)
-    if level == logging.NOTSET:
-        logger.setLevel(logging.WARNING)  # run events (DEBUG) are not even built
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -117,22 +83,11 @@ def command(args: argparse.Namespace) -> int:
     if args.max_concurrency < 1:
         parser.error(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
 
-    from dagwright import FlowExecutor, FlowRegistry
-    from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
+    from dagwright import FlowExecutor
 
     inputs = parse_inputs(args.input)
-    flows = load_flows(args.files)
+    flows, registry, unique = load_flow_files(args.files, args.tools)
     flow = flows[0]
-    registry = FlowRegistry()
-    for each in flows:
-        registry.register(each)
-    use_cwd_imports()
-    tools = list(import_tools(args.tools)) if args.tools else []
-    for each in flows:
-        source = flow_source(each)
-        if source is not None and source.tools:
-            tools += import_tool_paths(source.tools)
-    unique = list({id(item): item for item in tools}.values())
 
     store_path = args.store if args.store is not None else DEFAULT_STORE
     store = open_store(store_path, create=args.resume is None, default=args.store is None)
@@ -140,7 +95,7 @@ def command(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
     display: Display | None = None
     try:
-        with _log_lines() as logs:
+        with log_lines() as logs:
             tracker = Tracker(flow)
             with (
                 FlowExecutor(
