@@ -42,6 +42,7 @@ from dagwright.errors import (
     ToolInputError,
     ToolManifestError,
     ToolOutputError,
+    TraceFileError,
     UsageError,
 )
 from dagwright.executor import FlowExecutor
@@ -105,6 +106,7 @@ __all__ = [
     "ToolManifestError",
     "ToolOutputError",
     "ToolSpec",
+    "TraceFileError",
     "UsageError",
     "__version__",
     "compile_flow",

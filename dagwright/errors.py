@@ -310,6 +310,32 @@ class MCPSchemaError(MCPError):
     code = "DW-E024"
 
 
+class TraceFileError(DagwrightError, ValueError):
+    """A trace file cannot be read: not JSON Lines, a line that is not a trace record
+    (a missing or mistyped key), a ``seq`` repeated within a session, an OpenTelemetry
+    export that is not OTLP JSON. ``path`` and ``line`` (1-based) say where."""
+
+    code = "DW-E025"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.path if self.path is not None else "<traces>"
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {super().__str__()}"
+
+
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
 
 
@@ -386,6 +412,7 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     MCPError,
     MCPToolError,
     MCPSchemaError,
+    TraceFileError,
     StepError,
     ToolExecutionError,
     ToolInputError,
