@@ -48,6 +48,7 @@ from dagwright.errors import (
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
 from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
+from dagwright.mining import MinedFlow, MiningReport, mine, mine_report
 from dagwright.registry import FlowRegistry
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
 from dagwright.tools import Tool, ToolSpec, tool
@@ -85,6 +86,8 @@ __all__ = [
     "MCPSchemaError",
     "MCPToolError",
     "MapStep",
+    "MinedFlow",
+    "MiningReport",
     "PredicateError",
     "RetryPolicy",
     "RunExistsError",
@@ -114,5 +117,7 @@ __all__ = [
     "flow_json_schema",
     "load_flow",
     "load_tool_manifest",
+    "mine",
+    "mine_report",
     "tool",
 ]
