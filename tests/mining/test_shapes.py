@@ -181,3 +181,16 @@ def test_a_flow_with_a_type_mismatch_is_dropped_with_the_compiler_diagnostics() 
     assert dropped.reason.startswith("does not compile clean (DW2")
     assert dropped.diagnostics and {d.step_id for d in dropped.diagnostics} == {"search"}
     assert dropped.flow is not None and dropped.support == 3
+
+
+def test_a_result_echoing_an_argument_does_not_wire_later_uses_of_it() -> None:
+    built: list[TraceCall] = []
+    for i in range(3):
+        s = t.Session(f"e{i}")
+        url = f"https://e{i}.example/page"
+        s.call(t.fetch, url=url)  # the page echoes its url back
+        s.call(t.search, query=url, limit=3)
+        built.extend(s.calls)
+    # The agent passed the url before any result held it: search reads it as an input,
+    # so fetch and search are unrelated calls, not a chain.
+    assert mine(built, t.TOOLS) == []
