@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dagwright.compiler import Diagnostic, compile_flow
 from dagwright.errors import DagwrightError, FlowCompileError, UsageError
@@ -46,6 +47,17 @@ class MinedFlow:
         """The ranking key: ``support * calls_saved``."""
         return self.support * self.calls_saved
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (the flow by name; dump it with ``dump_flow``)."""
+        return {
+            "flow": self.flow.name,
+            "support": self.support,
+            "sessions": list(self.sessions),
+            "calls_saved": self.calls_saved,
+            "replay_matches": self.replay_matches,
+            "replay_note": self.replay_note,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class DroppedFlow:
@@ -63,6 +75,20 @@ class DroppedFlow:
     reason: str
     diagnostics: tuple[Diagnostic, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: the reason and each diagnostic's code, step and message."""
+        return {
+            "flow": self.name,
+            "support": self.support,
+            "sessions": list(self.sessions),
+            "calls_saved": self.calls_saved,
+            "reason": self.reason,
+            "diagnostics": [
+                {"code": d.code, "severity": d.severity, "step": d.step_id, "message": d.message}
+                for d in self.diagnostics
+            ],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class MiningReport:
@@ -74,6 +100,15 @@ class MiningReport:
     dropped: tuple[DroppedFlow, ...] = field(default=())
     sessions: int = 0
     calls: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form: counts, ``offered`` in rank order, ``dropped`` by name."""
+        return {
+            "sessions": self.sessions,
+            "calls": self.calls,
+            "offered": [m.to_dict() for m in self.offered],
+            "dropped": [d.to_dict() for d in self.dropped],
+        }
 
 
 def _specs(

@@ -194,3 +194,27 @@ def test_a_result_echoing_an_argument_does_not_wire_later_uses_of_it() -> None:
     # The agent passed the url before any result held it: search reads it as an input,
     # so fetch and search are unrelated calls, not a chain.
     assert mine(built, t.TOOLS) == []
+
+
+def test_the_report_has_a_json_form_with_offered_and_dropped() -> None:
+    import json
+
+    specs = [x for x in t.TOOLS if x.name != "refund"]
+    data = json.loads(json.dumps(mine_report(t.calls(), specs).to_dict()))
+    # Successful calls only: research 5 x 4, orders 4 x 6 (the failed refund left out),
+    # weather noise 2 x 2.
+    assert data["sessions"] == 6 and data["calls"] == 5 * 4 + 4 * 6 + 2 * 2
+    assert data["offered"] == [
+        {
+            "flow": "search_then_each_fetch",
+            "support": 4,
+            "sessions": ["s1", "s2", "s3", "s4"],
+            "calls_saved": 12,
+            "replay_matches": True,
+            "replay_note": "reproduced 4 recorded occurrence(s)",
+        }
+    ]
+    assert [(d["flow"], d["reason"], d["diagnostics"]) for d in data["dropped"]] == [
+        ("lookup_user_then_list_orders_then_refund", "no spec for tool(s): refund", []),
+        ("lookup_user_then_list_orders_then_refund_2", "no spec for tool(s): refund", []),
+    ]
