@@ -182,9 +182,9 @@ def mine_report(
             repr(c.signature),
         ),
     )
+    # Names follow the ranking, so the best chain of a tool sequence gets the plain name.
     taken: set[str] = set()
-    offered: list[MinedFlow] = []
-    dropped: list[DroppedFlow] = []
+    names: list[str] = []
     for chain in scored:
         base = flow_base_name(chain.signature)
         name, n = base, 1
@@ -192,6 +192,13 @@ def mine_report(
             n += 1
             name = f"{base}_{n}"
         taken.add(name)
+        names.append(name)
+    offered: list[MinedFlow] = []
+    dropped: list[DroppedFlow] = []
+    kept: list[tuple[Chain, str]] = []
+    # Longer chains first: a chain is suppressed only by a longer one actually offered.
+    for at in sorted(range(len(scored)), key=lambda k: (-len(scored[k].signature), k)):
+        chain, name = scored[at], names[at]
         support = _support(chain)
         saved = _calls_saved(chain)
 
@@ -209,12 +216,12 @@ def mine_report(
             )
 
         longer = [
-            o
-            for o in chains
+            other
+            for o, other in kept
             if len(_support(o)) == len(support) and embeds(chain.signature, o.signature)
         ]
         if longer:
-            drop(f"lies inside the longer chain {flow_base_name(longer[0].signature)}")
+            drop(f"lies inside the longer chain {longer[0]} with the same support")
             continue
         unknown = sorted({n.tool for n in chain.signature if n.tool not in spec_of})
         if unknown:
@@ -244,6 +251,7 @@ def mine_report(
             continue
         matches, note = replay(built, chain.occurrences, callables)
         offered.append(MinedFlow(built.flow, len(support), support, saved, matches, note))
+        kept.append((chain, name))
     offered.sort(key=lambda m: (-m.score, m.flow.name))
     dropped.sort(key=lambda d: d.name)
     return MiningReport(
