@@ -11,14 +11,13 @@ status message, else the ``error.type``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from dagwright.errors import TraceFileError
-from dagwright.traces._read import _no_constant, trace_files
+from dagwright.traces._read import DECODER, trace_files
 from dagwright.traces._records import TraceCall
 
 OPERATION = "gen_ai.operation.name"
@@ -99,7 +98,7 @@ def _json_attribute(value: Any, name: str, span: str, path: str, line: int | Non
     if type(value) is not str:
         return value
     try:
-        return json.loads(value, parse_constant=_no_constant)
+        return DECODER.decode(value)
     except ValueError:
         if name == "arguments":
             raise TraceFileError(
@@ -240,11 +239,11 @@ def _exports(path: str) -> Iterator[tuple[Any, int | None]]:
             return  # an empty file: no spans
         text = _text(raw, path, number)
         try:
-            first = json.loads(text, parse_constant=_no_constant)
+            first = DECODER.decode(text)
         except ValueError:
             whole = _text(raw + handle.read(), path, None)
             try:
-                document = json.loads(whole, parse_constant=_no_constant)
+                document = DECODER.decode(whole)
             except ValueError as exc:
                 raise TraceFileError(
                     f"the export is not JSON: {getattr(exc, 'msg', exc)}",
@@ -259,7 +258,7 @@ def _exports(path: str) -> Iterator[tuple[Any, int | None]]:
                 continue
             text = _text(raw, path, number)
             try:
-                export = json.loads(text, parse_constant=_no_constant)
+                export = DECODER.decode(text)
             except ValueError as exc:
                 raise _not_json(exc, path, number) from None
             yield export, number

@@ -35,6 +35,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every line: ``json.loads`` with an argument builds a new one per call.
+DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def _decode(raw: bytes, path: str | None, line: int) -> Any:
     try:
         text = raw.decode("utf-8")
@@ -46,7 +50,7 @@ def _decode(raw: bytes, path: str | None, line: int) -> Any:
             hint="trace files are UTF-8 JSON Lines",
         ) from None
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return DECODER.decode(text)
     except ValueError as exc:
         if not raw.endswith(b"\n"):
             raise TraceFileError(
