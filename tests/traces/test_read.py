@@ -173,3 +173,10 @@ def test_a_missing_file_is_a_coded_error(tmp_path: Path) -> None:
         read_traces(tmp_path / "missing.jsonl")
     assert caught.value.path == str(tmp_path / "missing.jsonl")
     assert caught.value.line is None
+
+
+def test_a_call_given_in_python_is_checked_at_its_own_place() -> None:
+    bad = TraceCall("s", True, "t", {}, {}, path="from.jsonl", line=4)  # type: ignore[arg-type]
+    with pytest.raises(TraceFileError, match="'seq' is a boolean") as caught:
+        read_traces([bad])
+    assert (caught.value.path, caught.value.line) == ("from.jsonl", 4)

@@ -274,3 +274,35 @@ def test_any_calls_written_in_any_split_and_order_read_back_equal(
     expected = sorted(calls, key=lambda call: (call.session, call.seq))
     assert read_traces(data.draw(st.permutations(paths))) == expected
     assert read_traces(directory) == expected
+
+
+LOOPER = """
+import sys
+from dagwright.traces import Recorder
+with Recorder(sys.argv[1], session="s") as rec:
+    n = 0
+    while True:
+        rec.record("t", {"n": n}, {"pad": "x" * (n % 3000)})
+        n += 1
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_recorder_killed_mid_run_leaves_only_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    worker = subprocess.Popen([sys.executable, "-c", LOOPER, str(path)], cwd=ROOT)
+    try:
+        while worker.poll() is None and (not path.exists() or path.read_bytes().count(b"\n") < 200):
+            threading.Event().wait(0.01)
+    finally:
+        worker.kill()
+        worker.wait(timeout=60)
+    calls = read_traces(path)
+    assert len(calls) >= 200
+    assert [call.arguments["n"] for call in calls] == list(range(len(calls)))
+
+
+def test_write_traces_into_a_missing_directory_is_a_coded_error(tmp_path: Path) -> None:
+    with pytest.raises(TraceFileError, match="cannot be written") as caught:
+        write_traces([], tmp_path / "missing" / "t.jsonl")
+    assert caught.value.path == str(tmp_path / "missing" / "t.jsonl")
