@@ -11,13 +11,14 @@ status message, else the ``error.type``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from dagwright.errors import TraceFileError
-from dagwright.traces._read import DECODER, trace_files
+from dagwright.traces._read import _no_constant, trace_files
 from dagwright.traces._records import TraceCall
 
 OPERATION = "gen_ai.operation.name"
@@ -26,6 +27,8 @@ ARGUMENTS = ("gen_ai.tool.call.arguments", "tool_arguments")
 RESULT = ("gen_ai.tool.call.result", "tool_response")
 SESSION = ("gen_ai.conversation.id", "session.id")
 ERROR_TYPE = "error.type"
+# Exports come from other programs' JSON writers: duplicate keys keep the last value.
+DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _EXPORT_HINT = 'an OTLP JSON export: {"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]}'
 
 

@@ -98,6 +98,8 @@ BAD_LINES = [
     (line(result="text"), "'result' is a string, not an object or null"),
     (line(result=[1]), "'result' is an array, not an object or null"),
     (line(error=1), "'error' is an integer, not a string or null"),
+    (GOOD.replace('"seq": 0', '"seq": 0, "seq": 1'), "an object has the key 'seq' twice"),
+    (GOOD.replace('"n": 1', '"n": 1, "n": 2'), "an object has the key 'n' twice"),
     (GOOD.replace('"n": 1', '"n": NaN'), "NaN is not JSON"),
     (GOOD.replace('"n": 1', '"n": Infinity'), "Infinity is not JSON"),
     (GOOD.replace('"n": 1', '"n": -Infinity'), "-Infinity is not JSON"),
