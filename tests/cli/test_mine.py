@@ -200,6 +200,46 @@ def test_docs_show_what_mine_prints(cli: Cli, tmp_path: Path) -> None:
     assert f"$ cat mined/search_then_each_fetch.flow.yaml\n{written}```" in mined
 
 
+def _otlp_export(path: Path) -> None:
+    """The example traces as one OTLP JSON export of GenAI execute_tool spans."""
+    from dagwright.traces import read_traces
+
+    def text(key: str, value: str) -> dict[str, object]:
+        return {"key": key, "value": {"stringValue": value}}
+
+    spans = []
+    for number, call in enumerate(read_traces(TRACES), start=1):
+        attributes = [
+            text("gen_ai.operation.name", "execute_tool"),
+            text("gen_ai.tool.name", call.tool),
+            text("gen_ai.conversation.id", call.session),
+            text("gen_ai.tool.call.arguments", json.dumps(dict(call.arguments))),
+        ]
+        status: dict[str, object] = {}
+        if call.failed:
+            status = {"code": 2, "message": call.error}
+        else:
+            attributes.append(text("gen_ai.tool.call.result", json.dumps(dict(call.result or {}))))
+        spans.append({
+            "traceId": f"{number:032x}", "spanId": f"{number:016x}",
+            "name": f"execute_tool {call.tool}", "startTimeUnixNano": str(1_000 * number),
+            "endTimeUnixNano": str(1_000 * number + 500), "attributes": attributes,
+            "status": status,
+        })  # fmt: skip
+    export = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    path.write_text(json.dumps(export), encoding="utf-8")
+
+
+def test_otel_exports_mine_to_the_same_flows(cli: Cli, tmp_path: Path) -> None:
+    export = tmp_path / "spans.json"
+    _otlp_export(export)
+    code, from_otel, err = cli("mine", "--otel", str(export), "--tools", TOOLS, "--json")
+    assert (code, err) == (0, "")
+    code, from_jsonl, _ = cli("mine", str(TRACES), "--tools", TOOLS, "--json")
+    assert code == 0
+    assert json.loads(from_otel) == json.loads(from_jsonl)
+
+
 def test_a_bad_trace_line_is_one_line_with_file_and_line(cli: Cli, tmp_path: Path) -> None:
     bad = _bad_traces(tmp_path)
     code, out, err = cli("mine", str(bad), "--tools", TOOLS)
