@@ -210,39 +210,68 @@ def _spans(export: Any, path: str, line: int | None) -> Iterator[_Span]:
                     yield found
 
 
-def _exports(path: str) -> Iterator[tuple[Any, int | None]]:
+def _text(raw: bytes, path: str, line: int | None) -> str:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TraceFileError(
+            "the export is not UTF-8", path=path, line=line, hint="OTLP JSON files are UTF-8"
+        ) from None
+
+
+def _exports(path: str) -> Iterator[tuple[Any, int | None]]:
+    """A file's exports with their line: JSON Lines (streamed), else one document (line None).
+
+    A file whose first non-blank line is a whole JSON value is JSON Lines; otherwise the
+    file is one (pretty-printed) document.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise TraceFileError(
             f"the export cannot be read: {exc.strerror or exc}", path=path, hint="check the path"
         ) from None
-    except UnicodeDecodeError:
-        raise TraceFileError(
-            "the export is not UTF-8", path=path, hint="OTLP JSON files are UTF-8"
-        ) from None
-    if not text.strip():
-        return
-    try:
-        yield json.loads(text, parse_constant=_no_constant), None
-        return
-    except ValueError:
-        pass
-    # Not one document: JSON Lines of exports, as the collector's file exporter writes.
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    with handle:
+        number = 0
+        for number, raw in enumerate(handle, start=1):  # noqa: B007 - used after the loop
+            if raw.strip():
+                break
+        else:
+            return  # an empty file: no spans
+        text = _text(raw, path, number)
         try:
-            yield json.loads(line, parse_constant=_no_constant), number
-        except ValueError as exc:
-            raise TraceFileError(
-                f"the line is not JSON: {getattr(exc, 'msg', exc)}",
-                path=path,
-                line=number,
-                hint=f"a file holds {_EXPORT_HINT}, or one such export per line",
-            ) from None
+            first = json.loads(text, parse_constant=_no_constant)
+        except ValueError:
+            whole = _text(raw + handle.read(), path, None)
+            try:
+                document = json.loads(whole, parse_constant=_no_constant)
+            except ValueError as exc:
+                raise TraceFileError(
+                    f"the export is not JSON: {getattr(exc, 'msg', exc)}",
+                    path=path,
+                    hint=f"a file holds {_EXPORT_HINT}, or one such export per line",
+                ) from None
+            yield document, None
+            return
+        yield first, number
+        for number, raw in enumerate(handle, start=number + 1):  # noqa: B020 - a fresh count
+            if not raw.strip():
+                continue
+            text = _text(raw, path, number)
+            try:
+                export = json.loads(text, parse_constant=_no_constant)
+            except ValueError as exc:
+                raise _not_json(exc, path, number) from None
+            yield export, number
+
+
+def _not_json(exc: ValueError, path: str, line: int) -> TraceFileError:
+    return TraceFileError(
+        f"the line is not JSON: {getattr(exc, 'msg', exc)}",
+        path=path,
+        line=line,
+        hint=f"a file holds {_EXPORT_HINT}, or one such export per line",
+    )
 
 
 def read_otel(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[TraceCall]:

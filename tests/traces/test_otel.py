@@ -86,9 +86,9 @@ def export(*spans: dict[str, Any]) -> dict[str, Any]:
     return {"resourceSpans": [{"scopeSpans": [{"spans": list(spans)}]}]}
 
 
-def read_one(tmp_path: Path, data: Any) -> list[TraceCall]:
+def read_one(tmp_path: Path, data: Any, indent: int | None = 2) -> list[TraceCall]:
     path = tmp_path / "export.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
+    path.write_text(json.dumps(data, indent=indent), encoding="utf-8")
     return read_otel(path)
 
 
@@ -192,6 +192,10 @@ def test_a_bad_export_is_an_error_at_its_file(tmp_path: Path, data: Any, message
     assert caught.value.path == str(tmp_path / "export.json")
     assert caught.value.line is None
     assert message in str(caught.value) and caught.value.hint
+    with pytest.raises(TraceFileError) as caught:
+        read_one(tmp_path, data, indent=None)  # on one line: JSON Lines of one export
+    assert caught.value.line == 1
+    assert message in str(caught.value)
 
 
 def test_a_bad_line_of_json_lines_is_an_error_at_its_line(tmp_path: Path) -> None:
@@ -205,6 +209,14 @@ def test_a_bad_line_of_json_lines_is_an_error_at_its_line(tmp_path: Path) -> Non
     with pytest.raises(TraceFileError, match="names no tool") as caught:
         read_otel(path)
     assert caught.value.line == 2
+
+
+def test_a_document_that_is_not_json_is_an_error_at_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{\n  "resourceSpans": [\n', encoding="utf-8")
+    with pytest.raises(TraceFileError, match="the export is not JSON") as caught:
+        read_otel(path)
+    assert (caught.value.path, caught.value.line) == (str(path), None)
 
 
 def test_a_file_that_is_not_utf8_is_a_coded_error(tmp_path: Path) -> None:
