@@ -3,6 +3,12 @@
 Public names only; the implementation lives in private modules.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from dagwright.checkpoint import (
     Checkpointer,
     InMemoryCheckpointer,
@@ -48,10 +54,12 @@ from dagwright.errors import (
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
 from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
-from dagwright.mining import MinedFlow, MiningReport, mine, mine_report
 from dagwright.registry import FlowRegistry
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
 from dagwright.tools import Tool, ToolSpec, tool
+
+if TYPE_CHECKING:
+    from dagwright.mining import MinedFlow, MiningReport
 
 __version__ = "0.1.0"
 
@@ -121,3 +129,41 @@ __all__ = [
     "mine_report",
     "tool",
 ]
+
+
+_LAZY = {"MinedFlow", "MiningReport"}
+
+
+def __getattr__(name: str) -> Any:
+    # Mining (and the trace readers it uses) load on first use, not with the package.
+    if name in _LAZY:
+        import dagwright.mining
+
+        return getattr(dagwright.mining, name)
+    raise AttributeError(f"module 'dagwright' has no attribute {name!r}")
+
+
+def mine(
+    traces: Iterable[Any] | str | os.PathLike[str],
+    specs: Iterable[Tool | ToolSpec],
+    min_support: int = 3,
+    *,
+    tools: Iterable[Tool] | None = None,
+) -> list[MinedFlow]:
+    """The flows mined from agent ``traces``: see :func:`dagwright.mining.mine`."""
+    from dagwright.mining import mine as _mine
+
+    return _mine(traces, specs, min_support, tools=tools)
+
+
+def mine_report(
+    traces: Iterable[Any] | str | os.PathLike[str],
+    specs: Iterable[Tool | ToolSpec],
+    min_support: int = 3,
+    *,
+    tools: Iterable[Tool] | None = None,
+) -> MiningReport:
+    """Mined flows and dropped candidates: see :func:`dagwright.mining.mine_report`."""
+    from dagwright.mining import mine_report as _mine_report
+
+    return _mine_report(traces, specs, min_support, tools=tools)

@@ -9,7 +9,6 @@ sessions is ever compared.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,45 +76,43 @@ def _components(nodes: Sequence[Node]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) >= 2]
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+_Key = tuple[str, str, tuple[int, str], tuple[tuple[str, int, str], ...]]
 
 
-def _labels(nodes: Sequence[Node], members: Sequence[int]) -> dict[int, str]:
-    """A digest per node of what it is and, recursively, where its data comes from."""
-    labels: dict[int, str] = {}
-    for i in members:
-        node = nodes[i]
-        parts = [node.tool, node.item or ""]
-        if node.over is not None:
-            parts.append(f"over:{labels[node.over.node]}{node.over.pointer}")
-        for name, src in node.args.items():
-            if isinstance(src, Wire):
-                parts.append(f"{name}<{labels[src.node]}{src.pointer}")
-            else:
-                parts.append(f"{name}<input")
-        labels[i] = _digest("\x00".join(parts))
-    return labels
+def _key(node: Node, position: Mapping[int, int]) -> _Key:
+    """What a ready node is, with its producers by canonical position: the order key."""
+    over = (-1, "") if node.over is None else (position[node.over.node], node.over.pointer)
+    args = tuple(
+        (name, position[src.node], src.pointer) if isinstance(src, Wire) else (name, -1, "")
+        for name, src in node.args.items()
+    )
+    return (node.tool, node.item or "", over, args)
 
 
 def _canonical(nodes: Sequence[Node], members: Sequence[int]) -> list[int]:
-    labels = _labels(nodes, members)
+    """Topological order; among ready nodes the smallest key first, then call order.
+
+    Keys name producers by canonical position, so the same chain recorded with its
+    independent calls in another order gets the same order.
+    """
     inside = set(members)
     waiting = {i: len(nodes[i].producers() & inside) for i in members}
     users: dict[int, list[int]] = {i: [] for i in members}
     for i in members:
         for j in nodes[i].producers():
             users[j].append(i)
-    heap = [(labels[i], i) for i in members if waiting[i] == 0]
+    position: dict[int, int] = {}
+    heap = [(_key(nodes[i], position), i) for i in members if waiting[i] == 0]
     heapq.heapify(heap)
     order: list[int] = []
     while heap:
         _, i = heapq.heappop(heap)
+        position[i] = len(order)
         order.append(i)
         for user in users[i]:
             waiting[user] -= 1
             if waiting[user] == 0:
-                heapq.heappush(heap, (labels[user], user))
+                heapq.heappush(heap, (_key(nodes[user], position), user))
     return order
 
 

@@ -197,10 +197,15 @@ def mine_report(
             compiled = compile_flow(built.flow, list(spec_of.values()))
             blocking = _blocking(compiled.diagnostics)
         except FlowCompileError as exc:
-            blocking = _blocking(exc.diagnostics)
+            compiled, blocking = None, _blocking(exc.diagnostics)
         if blocking:
             codes = ", ".join(sorted({d.code for d in blocking}))
             drop(f"does not compile clean ({codes})", built.flow, blocking)
+            continue
+        # A wire into a field the producer's spec lacks would silently become an input.
+        unfed = sorted(set(compiled.required_inputs if compiled else ()) - set(built.input_names))
+        if unfed:
+            drop(f"reads key(s) no step writes: {', '.join(unfed)}", built.flow)
             continue
         matches, note = replay(built, chain.occurrences, callables)
         offered.append(MinedFlow(built.flow, len(support), support, saved, matches, note))

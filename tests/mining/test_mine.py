@@ -109,10 +109,39 @@ def test_mined_flows_dumped_to_files_lint_clean(tmp_path: Path) -> None:
 
 
 def test_mine_is_exported_from_the_package() -> None:
-    assert dagwright.mine is mine
+    from dagwright import mining
+
+    assert dagwright.MinedFlow is mining.MinedFlow
+    assert dagwright.MiningReport is mining.MiningReport
     assert mine_report(t.calls(), t.TOOLS).sessions == 6
+    assert mine(t.calls(), t.TOOLS) == mining.mine(t.calls(), t.TOOLS)
 
 
 def test_min_support_below_one_is_refused() -> None:
     with pytest.raises(UsageError, match="min_support"):
         mine(t.calls(), t.TOOLS, min_support=0)
+
+
+def test_trace_files_and_directories_mine_like_records(tmp_path: Path) -> None:
+    from dagwright.traces import write_traces
+
+    sessions = t.sessions()
+    write_traces([c for s in sessions[:3] for c in s], tmp_path / "a.jsonl")
+    write_traces([c for s in sessions[3:] for c in s], tmp_path / "b.jsonl")
+    expected = [m.flow for m in mine(t.calls(), t.TOOLS)]
+    assert [m.flow for m in mine(tmp_path, t.TOOLS)] == expected
+    assert [m.flow for m in mine([tmp_path / "b.jsonl", tmp_path / "a.jsonl"], t.TOOLS)] == (
+        expected
+    )
+
+
+def test_a_bad_trace_line_is_a_coded_error_with_file_and_line(tmp_path: Path) -> None:
+    from dagwright import TraceFileError
+
+    path = tmp_path / "bad.jsonl"
+    good = '{"session": "s", "seq": 1, "tool": "x", "arguments": {}, "result": {}, "error": null}'
+    path.write_text(good + "\nnot json\n")
+    with pytest.raises(TraceFileError) as caught:
+        mine(path, t.TOOLS)
+    assert caught.value.line == 2
+    assert str(caught.value.path) == str(path)
