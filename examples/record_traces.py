@@ -4,8 +4,8 @@ A scripted stand-in for an agent answers eight questions with the tools of
 ``examples/pipeline_tools.py``, the way a model calling tools one at a time would: search,
 fetch each hit, extract the sentences that answer, compose a summary, score it. Like a
 real agent it also makes calls that lead nowhere: a search about something else, a fetch
-of a dead link it remembered (which fails). Every
-call goes through :class:`dagwright.traces.Recorder`, one session per question.
+of a dead link it remembered (which fails). Every call goes through
+:class:`dagwright.traces.Recorder`, one session per question.
 
 Deterministic: fixed session ids, no clock, an offline corpus; running it again writes the
 same bytes. Run from the repository root::

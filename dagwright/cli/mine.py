@@ -2,12 +2,12 @@
 
 TRACES are JSON Lines trace files (:func:`dagwright.traces.read_traces`) or, with
 ``--otel``, OpenTelemetry OTLP JSON exports (:func:`dagwright.traces.read_otel`), or
-directories of them, as those readers take them. Tools come from ``--tools MODULE`` (imported: the
-mined flows are replayed on their sessions) or ``--tools-manifest FILE`` (read, never
-imported: replay is skipped). :func:`dagwright.mine_report` does the work.
+directories of them, as those readers take them. Tools come from ``--tools MODULE``
+(imported: the mined flows are replayed on their sessions) or ``--tools-manifest FILE``
+(read, never imported: replay is skipped). :func:`dagwright.mine_report` does the work.
 
 The report is a table (rich on a terminal, aligned plain text otherwise): each mined flow
-with its support, sessions, the tool calls it saves per session and its replay result,
+with its support, sessions, the tool calls it saves over them and its replay result,
 then the candidates that were dropped and why. ``--json`` prints the same as one JSON
 object (its shape is :func:`report_data`'s). ``-o DIR`` writes each mined flow to
 ``DIR/<flow name>.flow.yaml`` with :func:`dagwright.dump_flow` (atomic, deterministic:
