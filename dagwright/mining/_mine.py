@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dagwright.compiler import Diagnostic, compile_flow
 from dagwright.errors import DagwrightError, FlowCompileError, UsageError
@@ -46,6 +47,17 @@ class MinedFlow:
         """The ranking key: ``support * calls_saved``."""
         return self.support * self.calls_saved
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (the flow by name; dump it with ``dump_flow``)."""
+        return {
+            "flow": self.flow.name,
+            "support": self.support,
+            "sessions": list(self.sessions),
+            "calls_saved": self.calls_saved,
+            "replay_matches": self.replay_matches,
+            "replay_note": self.replay_note,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class DroppedFlow:
@@ -63,6 +75,20 @@ class DroppedFlow:
     reason: str
     diagnostics: tuple[Diagnostic, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: the reason and each diagnostic's code, step and message."""
+        return {
+            "flow": self.name,
+            "support": self.support,
+            "sessions": list(self.sessions),
+            "calls_saved": self.calls_saved,
+            "reason": self.reason,
+            "diagnostics": [
+                {"code": d.code, "severity": d.severity, "step": d.step_id, "message": d.message}
+                for d in self.diagnostics
+            ],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class MiningReport:
@@ -74,6 +100,15 @@ class MiningReport:
     dropped: tuple[DroppedFlow, ...] = field(default=())
     sessions: int = 0
     calls: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form: counts, ``offered`` in rank order, ``dropped`` by name."""
+        return {
+            "sessions": self.sessions,
+            "calls": self.calls,
+            "offered": [m.to_dict() for m in self.offered],
+            "dropped": [d.to_dict() for d in self.dropped],
+        }
 
 
 def _specs(
@@ -147,9 +182,9 @@ def mine_report(
             repr(c.signature),
         ),
     )
+    # Names follow the ranking, so the best chain of a tool sequence gets the plain name.
     taken: set[str] = set()
-    offered: list[MinedFlow] = []
-    dropped: list[DroppedFlow] = []
+    names: list[str] = []
     for chain in scored:
         base = flow_base_name(chain.signature)
         name, n = base, 1
@@ -157,6 +192,13 @@ def mine_report(
             n += 1
             name = f"{base}_{n}"
         taken.add(name)
+        names.append(name)
+    offered: list[MinedFlow] = []
+    dropped: list[DroppedFlow] = []
+    kept: list[tuple[Chain, str]] = []
+    # Longer chains first: a chain is suppressed only by a longer one actually offered.
+    for at in sorted(range(len(scored)), key=lambda k: (-len(scored[k].signature), k)):
+        chain, name = scored[at], names[at]
         support = _support(chain)
         saved = _calls_saved(chain)
 
@@ -174,12 +216,12 @@ def mine_report(
             )
 
         longer = [
-            o
-            for o in chains
+            other
+            for o, other in kept
             if len(_support(o)) == len(support) and embeds(chain.signature, o.signature)
         ]
         if longer:
-            drop(f"lies inside the longer chain {flow_base_name(longer[0].signature)}")
+            drop(f"lies inside the longer chain {longer[0]} with the same support")
             continue
         unknown = sorted({n.tool for n in chain.signature if n.tool not in spec_of})
         if unknown:
@@ -209,6 +251,7 @@ def mine_report(
             continue
         matches, note = replay(built, chain.occurrences, callables)
         offered.append(MinedFlow(built.flow, len(support), support, saved, matches, note))
+        kept.append((chain, name))
     offered.sort(key=lambda m: (-m.score, m.flow.name))
     dropped.sort(key=lambda d: d.name)
     return MiningReport(

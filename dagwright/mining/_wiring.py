@@ -6,7 +6,13 @@ latest producer wins, then the shallowest pointer, then the smallest pointer. Va
 would wire by accident never wire (see :func:`wireable`): they become flow inputs.
 
 A run of consecutive calls of one tool whose one argument takes each element of an
-earlier list result, in order and covering the whole list, becomes one map node.
+earlier list result, in order and covering the whole list, becomes one map node. (A
+run over a field of each element, ``/results/*/url``, cannot be a map step, whose item is
+the whole element: its calls stay separate steps, each wired to its element's field.)
+
+A value the agent passed as an argument before any result held it is the agent's own:
+a later result that echoes it does not wire later uses of it (they read the same flow
+input).
 """
 
 from __future__ import annotations
@@ -124,13 +130,23 @@ def _resolve(outputs: list[Any], wire: Wire) -> Any:
     return value
 
 
-def _source(index: dict[str, list[_Entry]], value: Any) -> Wire | Input:
+def _source(index: dict[str, list[_Entry]], first_use: dict[str, int], value: Any) -> Wire | Input:
     if wireable(value):
-        entries = index.get(value_key(value))
-        if entries:
+        key = value_key(value)
+        entries = index.get(key)
+        # A value the agent passed before any result held it came from the agent: a
+        # result that merely echoes it back (``{"query": ...}``) does not feed later calls.
+        first = first_use.get(key)
+        if entries and (first is None or entries[0][0] < first):
             node, _, pointer = _best(entries)
             return Wire(node, pointer)
     return Input(value)
+
+
+def _note_uses(first_use: dict[str, int], node: int, arguments: Mapping[str, Any]) -> None:
+    for value in arguments.values():
+        if wireable(value):
+            first_use.setdefault(value_key(value), node)
 
 
 def _fan_out(
@@ -174,6 +190,7 @@ def nodes_of(calls: Sequence[TraceCall]) -> list[Node]:
     argument looked up once.
     """
     index: dict[str, list[_Entry]] = {}
+    first_use: dict[str, int] = {}
     outputs: list[Any] = []
     nodes: list[Node] = []
     at = 0
@@ -184,15 +201,22 @@ def nodes_of(calls: Sequence[TraceCall]) -> list[Node]:
         if fan is not None:
             item, over, count = fan
             run = tuple(calls[at : at + count])
-            args = {k: _source(index, v) for k, v in sorted(call.arguments.items()) if k != item}
+            args = {
+                k: _source(index, first_use, v)
+                for k, v in sorted(call.arguments.items())
+                if k != item
+            }
             nodes.append(Node(call.tool, run, args, item=item, over=over))
+            for c in run:
+                _note_uses(first_use, number, c.arguments)
             results = [dict(c.result or {}) for c in run]
             outputs.append(results)
             _index(index, number, results, "", 0)
             at += count
             continue
-        args = {k: _source(index, v) for k, v in sorted(call.arguments.items())}
+        args = {k: _source(index, first_use, v) for k, v in sorted(call.arguments.items())}
         nodes.append(Node(call.tool, (call,), args))
+        _note_uses(first_use, number, call.arguments)
         result = dict(call.result or {})
         outputs.append(result)
         _index(index, number, result, "", 0)

@@ -44,3 +44,41 @@ def test_any_session_and_record_order_mines_the_same_files(
 
 def test_the_expected_flows_are_the_three_chains() -> None:
     assert len(EXPECTED) == 3
+
+
+def _generated(plan: list[tuple[bool, bool, int, int]]) -> list[list[TraceCall]]:
+    built = []
+    for i, (research, orders, which, noise) in enumerate(plan):
+        s = t.Session(f"g{i:02d}")
+        for k in range(noise):
+            s.call(t.clock, zone=f"zone {k}")
+        if research:
+            t.research(s, f"subject {i}")
+        if orders:
+            t.orders(s, f"buyer{i}@shop.example", which)
+        built.append(s.calls)
+    return built
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.integers(0, 1), st.integers(0, 2)),
+        min_size=3,
+        max_size=8,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_generated_sessions_mine_the_same_files_in_any_order(
+    plan: list[tuple[bool, bool, int, int]], rnd: random.Random
+) -> None:
+    sessions = _generated(plan)
+    expected = _texts([c for s in sessions for c in s])
+    rnd.shuffle(sessions)
+    records = [c for s in sessions for c in s]
+    rnd.shuffle(records)
+    assert _texts(records) == expected
+    # Every offered flow comes from a chain at least min_support sessions made.
+    researching = sum(1 for r, _, _, _ in plan if r)
+    names = [text.splitlines()[2] for text in expected]
+    assert ("name: search_then_each_fetch" in names) == (researching >= 3)

@@ -50,9 +50,13 @@ def test_a_chain_inside_a_longer_one_with_the_same_support_is_not_offered() -> N
         (
             "lookup_user_then_list_orders",
             3,
-            "lies inside the longer chain lookup_user_then_list_orders_then_refund",
+            "lies inside the longer chain lookup_user_then_list_orders_then_refund"
+            " with the same support",
         )
     ]
+    # When the longer chain cannot be offered, the shorter one is.
+    no_refund = [x for x in t.TOOLS if x.name != "refund"]
+    assert [m.flow.name for m in mine(built, no_refund)] == ["lookup_user_then_list_orders"]
     # With more support of its own, the shorter chain is offered too.
     extra = t.Session("m9")
     user = extra.call(t.lookup_user, email="extra@shop.example")
@@ -181,3 +185,40 @@ def test_a_flow_with_a_type_mismatch_is_dropped_with_the_compiler_diagnostics() 
     assert dropped.reason.startswith("does not compile clean (DW2")
     assert dropped.diagnostics and {d.step_id for d in dropped.diagnostics} == {"search"}
     assert dropped.flow is not None and dropped.support == 3
+
+
+def test_a_result_echoing_an_argument_does_not_wire_later_uses_of_it() -> None:
+    built: list[TraceCall] = []
+    for i in range(3):
+        s = t.Session(f"e{i}")
+        url = f"https://e{i}.example/page"
+        s.call(t.fetch, url=url)  # the page echoes its url back
+        s.call(t.search, query=url, limit=3)
+        built.extend(s.calls)
+    # The agent passed the url before any result held it: search reads it as an input,
+    # so fetch and search are unrelated calls, not a chain.
+    assert mine(built, t.TOOLS) == []
+
+
+def test_the_report_has_a_json_form_with_offered_and_dropped() -> None:
+    import json
+
+    specs = [x for x in t.TOOLS if x.name != "refund"]
+    data = json.loads(json.dumps(mine_report(t.calls(), specs).to_dict()))
+    # Successful calls only: research 5 x 4, orders 4 x 6 (the failed refund left out),
+    # weather noise 2 x 2.
+    assert data["sessions"] == 6 and data["calls"] == 5 * 4 + 4 * 6 + 2 * 2
+    assert data["offered"] == [
+        {
+            "flow": "search_then_each_fetch",
+            "support": 4,
+            "sessions": ["s1", "s2", "s3", "s4"],
+            "calls_saved": 12,
+            "replay_matches": True,
+            "replay_note": "reproduced 4 recorded occurrence(s)",
+        }
+    ]
+    assert [(d["flow"], d["reason"], d["diagnostics"]) for d in data["dropped"]] == [
+        ("lookup_user_then_list_orders_then_refund", "no spec for tool(s): refund", []),
+        ("lookup_user_then_list_orders_then_refund_2", "no spec for tool(s): refund", []),
+    ]
