@@ -34,7 +34,7 @@ from dagwright.cli._table import table
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dagwright.mining import DroppedFlow, MinedFlow
+    from dagwright.mining import DroppedFlow, MinedFlow, MiningReport
 
 _HEADER = ("flow", "support", "sessions", "calls saved", "replay")
 
@@ -68,7 +68,7 @@ def command(args: argparse.Namespace) -> int:
             written[each.flow.name] = target
 
     if args.json:
-        data = report_data(mined, dropped, written)
+        data = report_data(report, written)
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return OK
     _print_report(mined, dropped, written, sessions=report.sessions, min_support=args.min_support)
@@ -82,46 +82,17 @@ def replay_text(flow: MinedFlow) -> str:
     return f"{word}: {note}" if note and flow.replay_matches is not True else word
 
 
-def report_data(
-    mined: Sequence[MinedFlow], dropped: Sequence[DroppedFlow], written: dict[str, str]
-) -> dict[str, Any]:
-    """The ``--json`` report: ``{"flows": [...], "dropped": [...]}``, keys in this order.
-
-    Each flow (best first): ``name``, ``version``, ``support``, ``sessions`` (ids,
-    sorted), ``calls_saved``, ``replay_matches`` (``true``, ``false`` or ``null``),
-    ``replay_note``, ``file`` (the path written with ``-o``, else ``null``) and
-    ``definition`` (the flow file's JSON form). Each dropped candidate (by name):
-    ``name``, ``support``, ``sessions``, ``calls_saved``, ``reason`` and ``diagnostics``
-    (each compiler finding as its one-line text).
-    """
+def report_data(report: MiningReport, written: dict[str, str]) -> dict[str, Any]:
+    """The ``--json`` report: :meth:`MiningReport.to_dict` (``sessions``, ``calls``,
+    ``offered``, ``dropped``), each offered flow with two more keys: ``file`` (the path
+    written with ``-o``, else ``null``) and ``definition`` (the flow file's JSON form)."""
     from dagwright import dump_flow
 
-    flows = [
-        {
-            "name": each.flow.name,
-            "version": each.flow.version,
-            "support": each.support,
-            "sessions": list(each.sessions),
-            "calls_saved": each.calls_saved,
-            "replay_matches": each.replay_matches,
-            "replay_note": each.replay_note,
-            "file": written.get(each.flow.name),
-            "definition": json.loads(dump_flow(each.flow, format="json")),
-        }
-        for each in mined
-    ]
-    drops = [
-        {
-            "name": item.name,
-            "support": item.support,
-            "sessions": list(item.sessions),
-            "calls_saved": item.calls_saved,
-            "reason": item.reason,
-            "diagnostics": [d.format() for d in item.diagnostics],
-        }
-        for item in dropped
-    ]
-    return {"flows": flows, "dropped": drops}
+    data = report.to_dict()
+    for entry, each in zip(data["offered"], report.offered, strict=True):
+        entry["file"] = written.get(each.flow.name)
+        entry["definition"] = json.loads(dump_flow(each.flow, format="json"))
+    return data
 
 
 def _sessions_text(sessions: Sequence[str], shown: int = 3) -> str:

@@ -47,14 +47,14 @@ def test_the_example_traces_give_flows_that_lint_clean_and_replay(cli: Cli, tmp_
     code, out, err = cli("mine", str(TRACES), "--tools", TOOLS, "-o", str(out_dir), "--json")
     assert (code, err) == (0, "")
     report = json.loads(out)
-    assert report["flows"], report
-    for flow in report["flows"]:
+    assert report["offered"], report
+    for flow in report["offered"]:
         assert flow["replay_matches"] is True, flow
         assert flow["support"] >= 3
         assert flow["support"] == len(flow["sessions"])
-        assert Path(flow["file"]) == out_dir / f"{flow['name']}.flow.yaml"
+        assert Path(flow["file"]) == out_dir / f"{flow['flow']}.flow.yaml"
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        f"{flow['name']}.flow.yaml" for flow in report["flows"]
+        f"{flow['flow']}.flow.yaml" for flow in report["offered"]
     )
     lint = lint_files([out_dir], tools=import_tools([TOOLS]))
     assert lint.file_errors == ()
@@ -65,9 +65,9 @@ def test_the_example_traces_give_flows_that_lint_clean_and_replay(cli: Cli, tmp_
 def test_the_research_chain_is_mined_from_every_session(cli: Cli) -> None:
     code, out, _ = cli("mine", str(TRACES), "--tools", TOOLS, "--json")
     assert code == 0
-    flows = json.loads(out)["flows"]
+    flows = json.loads(out)["offered"]
     every = [f"research-{n:02d}" for n in range(1, 9)]
-    assert [(f["name"], f["sessions"]) for f in flows] == [
+    assert [(f["flow"], f["sessions"]) for f in flows] == [
         ("search_then_each_fetch", every),
         ("extract_then_compose_then_score", every),
     ]
@@ -132,7 +132,7 @@ def test_nothing_mined_is_said_and_exits_0(cli: Cli, tmp_path: Path) -> None:
     assert out.startswith("no flows mined from 8 session(s)")
     code, out, _ = cli("mine", str(TRACES), "--tools", TOOLS, "--min-support", "9", "--json")
     assert code == 0
-    assert json.loads(out)["flows"] == []
+    assert json.loads(out)["offered"] == []
 
 
 def test_a_manifest_checks_the_flows_and_skips_replay(cli: Cli, tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_a_manifest_checks_the_flows_and_skips_replay(cli: Cli, tmp_path: Path) 
     write_tool_manifest(import_tools([TOOLS]), manifest)
     code, out, _ = cli("mine", str(TRACES), "--tools-manifest", str(manifest), "--json")
     assert code == 0
-    flows = json.loads(out)["flows"]
+    flows = json.loads(out)["offered"]
     assert flows
     assert all(flow["replay_matches"] is None and flow["replay_note"] for flow in flows)
 
@@ -165,7 +165,7 @@ def test_a_chain_with_a_tool_unknown_to_the_specs_is_dropped_with_why(
     code, out, _ = cli("mine", str(TRACES), "--tools-manifest", str(manifest), "--json")
     (dropped,) = json.loads(out)["dropped"]
     assert dropped == {
-        "name": "extract_then_compose_then_score",
+        "flow": "extract_then_compose_then_score",
         "support": 8,
         "sessions": [f"research-{n:02d}" for n in range(1, 9)],
         "calls_saved": 16,
@@ -178,12 +178,13 @@ def test_the_json_report_has_the_documented_keys(cli: Cli) -> None:
     code, out, _ = cli("mine", str(TRACES), "--tools", TOOLS, "--json")
     assert code == 0
     report = json.loads(out)
-    assert list(report) == ["flows", "dropped"]
-    assert list(report["flows"][0]) == [
-        "name", "version", "support", "sessions", "calls_saved", "replay_matches",
-        "replay_note", "file", "definition",
+    assert list(report) == ["sessions", "calls", "offered", "dropped"]
+    assert (report["sessions"], report["calls"]) == (8, 53)
+    assert list(report["offered"][0]) == [
+        "flow", "support", "sessions", "calls_saved", "replay_matches", "replay_note",
+        "file", "definition",
     ]  # fmt: skip
-    assert report["flows"][0]["definition"]["format_version"] == 1
+    assert report["offered"][0]["definition"]["format_version"] == 1
 
 
 def test_docs_show_what_mine_prints(cli: Cli, tmp_path: Path) -> None:
