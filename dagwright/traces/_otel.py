@@ -27,6 +27,8 @@ ARGUMENTS = ("gen_ai.tool.call.arguments", "tool_arguments")
 RESULT = ("gen_ai.tool.call.result", "tool_response")
 SESSION = ("gen_ai.conversation.id", "session.id")
 ERROR_TYPE = "error.type"
+# Exports come from other programs' JSON writers: duplicate keys keep the last value.
+DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _EXPORT_HINT = 'an OTLP JSON export: {"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]}'
 
 
@@ -99,7 +101,7 @@ def _json_attribute(value: Any, name: str, span: str, path: str, line: int | Non
     if type(value) is not str:
         return value
     try:
-        return json.loads(value, parse_constant=_no_constant)
+        return DECODER.decode(value)
     except ValueError:
         if name == "arguments":
             raise TraceFileError(
@@ -240,11 +242,11 @@ def _exports(path: str) -> Iterator[tuple[Any, int | None]]:
             return  # an empty file: no spans
         text = _text(raw, path, number)
         try:
-            first = json.loads(text, parse_constant=_no_constant)
+            first = DECODER.decode(text)
         except ValueError:
             whole = _text(raw + handle.read(), path, None)
             try:
-                document = json.loads(whole, parse_constant=_no_constant)
+                document = DECODER.decode(whole)
             except ValueError as exc:
                 raise TraceFileError(
                     f"the export is not JSON: {getattr(exc, 'msg', exc)}",
@@ -259,7 +261,7 @@ def _exports(path: str) -> Iterator[tuple[Any, int | None]]:
                 continue
             text = _text(raw, path, number)
             try:
-                export = json.loads(text, parse_constant=_no_constant)
+                export = DECODER.decode(text)
             except ValueError as exc:
                 raise _not_json(exc, path, number) from None
             yield export, number

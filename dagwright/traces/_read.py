@@ -35,6 +35,25 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _DuplicateKey(ValueError):
+    """An object with a key twice: JSON allows it, but which value counts is a guess."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"an object has the key {key!r} twice")
+            seen.add(key)
+    return value
+
+
+# One decoder for every line: ``json.loads`` with an argument builds a new one per call.
+DECODER = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique)
+
+
 def _decode(raw: bytes, path: str | None, line: int) -> Any:
     try:
         text = raw.decode("utf-8")
@@ -46,7 +65,11 @@ def _decode(raw: bytes, path: str | None, line: int) -> Any:
             hint="trace files are UTF-8 JSON Lines",
         ) from None
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return DECODER.decode(text)
+    except _DuplicateKey as exc:
+        raise TraceFileError(
+            f"the line is ambiguous: {exc}", path=path, line=line, hint="write each key once"
+        ) from None
     except ValueError as exc:
         if not raw.endswith(b"\n"):
             raise TraceFileError(

@@ -125,7 +125,7 @@ class Recorder:
             try:
                 self._fd = os.open(
                     self.path,
-                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0),
+                    os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0),
                     0o644,
                 )
             except OSError as exc:
@@ -134,7 +134,18 @@ class Recorder:
                     path=self.path,
                     hint="check that the directory exists and is writable",
                 ) from None
+            self._end_line(self._fd)
         return self._fd
+
+    @staticmethod
+    def _end_line(fd: int) -> None:
+        # A writer that died mid-line left a fragment at the end: start on a new line, so
+        # the next call is whole and the fragment stays a line of its own (reported). A
+        # line still being copied by another writer can look the same: then the cost is
+        # a blank line, which readers skip.
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
 
     def close(self) -> None:
         """Close the file; a later ``record`` opens it again."""

@@ -98,6 +98,8 @@ BAD_LINES = [
     (line(result="text"), "'result' is a string, not an object or null"),
     (line(result=[1]), "'result' is an array, not an object or null"),
     (line(error=1), "'error' is an integer, not a string or null"),
+    (GOOD.replace('"seq": 0', '"seq": 0, "seq": 1'), "an object has the key 'seq' twice"),
+    (GOOD.replace('"n": 1', '"n": 1, "n": 2'), "an object has the key 'n' twice"),
     (GOOD.replace('"n": 1', '"n": NaN'), "NaN is not JSON"),
     (GOOD.replace('"n": 1', '"n": Infinity'), "Infinity is not JSON"),
     (GOOD.replace('"n": 1', '"n": -Infinity'), "-Infinity is not JSON"),
@@ -173,3 +175,10 @@ def test_a_missing_file_is_a_coded_error(tmp_path: Path) -> None:
         read_traces(tmp_path / "missing.jsonl")
     assert caught.value.path == str(tmp_path / "missing.jsonl")
     assert caught.value.line is None
+
+
+def test_a_call_given_in_python_is_checked_at_its_own_place() -> None:
+    bad = TraceCall("s", True, "t", {}, {}, path="from.jsonl", line=4)  # type: ignore[arg-type]
+    with pytest.raises(TraceFileError, match="'seq' is a boolean") as caught:
+        read_traces([bad])
+    assert (caught.value.path, caught.value.line) == ("from.jsonl", 4)
