@@ -238,9 +238,10 @@ def read_traces(sources: Source | Iterable[Source]) -> list[TraceCall]:
     iterable of any of these. The order is the same whatever order the files come in.
     Blank lines are skipped and an empty file holds no calls. Raises ``TraceFileError``
     (with the file and the 1-based line) for a line that is not UTF-8 or not JSON (NaN
-    and Infinity are not JSON), not an object, a key missing, unknown or of the wrong
-    type (a boolean is not an integer), a ``result`` that is not an object or null, a
-    last line cut short by a writer that stopped, and a ``seq`` used twice in a session
+    and Infinity are not JSON), an object with a key twice, a line that is not an
+    object, a key missing, unknown or of the wrong type (a boolean is not an integer), a
+    ``result`` that is not an object or null, a last line cut short by a writer that
+    stopped, and a ``seq`` used twice in a session
     (across files too).
     """
     if isinstance(sources, str | os.PathLike | TraceCall | Mapping):
