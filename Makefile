@@ -27,6 +27,8 @@ endif
 # DEMO_RUN=... names one.
 DEMO_RUN ?= demo-$(shell date +%Y%m%d-%H%M%S 2>/dev/null)
 DEMO_INPUT := {"question": "How does dependency-driven scheduling keep workers busy?"}
+# Where the demo writes the flows it mines from examples/traces/ (replaced each time).
+DEMO_MINED := .dagwright/mined
 
 demo: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[cli,mcp]"
@@ -36,6 +38,9 @@ demo: $(BIN)/python
 	$(BIN)/dagwright lint examples/*.flow.yaml --tools examples.pipeline_tools \
 		--tools examples.crash_tools
 	$(BIN)/python examples/mcp_client_demo.py
+	rm -rf $(DEMO_MINED)
+	$(BIN)/dagwright mine examples/traces --tools examples.pipeline_tools -o $(DEMO_MINED)
+	$(BIN)/dagwright lint $(DEMO_MINED) --tools examples.pipeline_tools
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"

@@ -235,3 +235,55 @@ def test_the_example_tools_are_plain_functions_too() -> None:
     page = fetch(hit=Hit(url=hits[0].url, title=hits[0].title, score=1))
     assert page.title == "Journals beat snapshots"
     assert json.loads(page.model_dump_json())["url"] == hits[0].url
+
+
+TRACES = EXAMPLES / "traces" / "research.jsonl"
+
+
+@pytest.mark.timeout(120)
+def test_the_recorded_traces_are_what_the_recording_script_writes(tmp_path: Path) -> None:
+    fresh = tmp_path / "research.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "record_traces.py"), str(fresh)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert fresh.read_bytes() == TRACES.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["research.jsonl"]  # no temporary left
+
+
+def test_the_recorded_traces_hold_eight_sessions_with_noise() -> None:
+    from dagwright.traces import read_traces
+
+    calls = read_traces(TRACES)
+    sessions = sorted({call.session for call in calls})
+    assert sessions == [f"research-{n:02d}" for n in range(1, 9)]
+    failed = [call for call in calls if call.failed]
+    assert {call.tool for call in failed} == {"fetch"}
+    assert all("404" in (call.error or "") for call in failed)
+    assert len({call.session for call in failed}) >= 2
+    unrelated = [c for c in calls if c.tool == "search" and "release" in c.arguments["query"]]
+    assert len(unrelated) >= 2
+
+
+def test_the_flows_mined_from_the_traces_lint_clean_and_replay(tmp_path: Path) -> None:
+    from dagwright import dump_flow, mine
+    from dagwright.io import import_tools
+
+    tools = import_tools(["examples.pipeline_tools"])
+    mined = mine([TRACES], tools)
+    assert [m.flow.name for m in mined] == [
+        "search_then_each_fetch",
+        "extract_then_compose_then_score",
+    ]
+    for each in mined:
+        assert each.replay_matches is True, each.replay_note
+        assert each.support == 8
+        dump_flow(each.flow, tmp_path / f"{each.flow.name}.flow.yaml")
+    report = lint_files([tmp_path], tools=tools)
+    assert report.file_errors == ()
+    assert list(report.diagnostics) == []

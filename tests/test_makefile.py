@@ -65,6 +65,7 @@ def test_the_newest_python_of_at_least_3_11_is_chosen(
         assert "dagwright run examples/pipeline.flow.yaml examples/summarize.flow.yaml" in (
             done.stdout
         )
+        assert "dagwright mine examples/traces --tools examples.pipeline_tools -o" in done.stdout
     else:
         assert "pytest" in done.stdout
 
@@ -117,7 +118,7 @@ def test_demo_runs_twice_in_a_row_on_one_checkout() -> None:
         assert plan.returncode == 0, plan.stderr
         recipe = plan.stdout.replace("\\\n", " ").splitlines()
         commands = [line for line in recipe if f"{bin_dir}/dagwright " in line]
-        assert [c.split()[1] for c in commands] == ["run", "runs", "lint"], recipe
+        assert [c.split()[1] for c in commands] == ["run", "runs", "lint", "mine", "lint"], recipe
         ids.append(commands[0].split("--run-id ")[1].split()[0])
         for command in commands:
             done = subprocess.run(
@@ -125,5 +126,7 @@ def test_demo_runs_twice_in_a_row_on_one_checkout() -> None:
                 timeout=60, check=False,
             )  # fmt: skip
             assert done.returncode == 0, f"attempt {attempt}: {command}\n{done.stderr}"
+            if command.split()[1] == "mine":
+                assert "matches" in done.stdout, done.stdout
         time.sleep(1.1)  # run ids are made to the second
     assert ids[0] != ids[1]

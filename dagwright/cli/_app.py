@@ -171,6 +171,41 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", default="dagwright", help="the server's name (default dagwright)")
     serve.set_defaults(module="serve", parser=serve)
 
+    mine = commands.add_parser(
+        "mine",
+        parents=[common],
+        help="find the tool chains agents repeat in traces, as flows",
+        description="Mine agent traces for the tool chains repeated across sessions. Each "
+        "chain found in at least --min-support sessions is a flow, compiled against the "
+        "tools and replayed on its sessions; the report lists them, and the candidates "
+        "dropped with why. TRACES are JSON Lines trace files or directories of them "
+        "(*.jsonl; with --otel, OTLP JSON exports, *.json).",
+        epilog="exit codes: 0 success (also when nothing is mined), 2 unusable input",
+    )
+    mine.add_argument("traces", nargs="+", metavar="TRACES", help="trace files or directories")
+    mine_tools = mine.add_mutually_exclusive_group(required=True)
+    mine_tools.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE (repeatable); mined flows are replayed",
+    )  # fmt: skip
+    mine_tools.add_argument(
+        "--tools-manifest", metavar="FILE",
+        help="check against a tool manifest instead (nothing is imported or replayed)",
+    )  # fmt: skip
+    mine.add_argument(
+        "--min-support", type=int, default=3, metavar="N",
+        help="sessions a chain must appear in (default 3)",
+    )  # fmt: skip
+    mine.add_argument(
+        "-o", "--output", metavar="DIR",
+        help="write each mined flow to DIR/<name>.flow.yaml (the directory is created)",
+    )  # fmt: skip
+    mine.add_argument("--json", action="store_true", help="print the report as JSON")
+    mine.add_argument(
+        "--otel", action="store_true", help="TRACES are OpenTelemetry OTLP JSON exports"
+    )
+    mine.set_defaults(module="mine", parser=mine)
+
     runs = commands.add_parser(
         "runs",
         parents=[common],

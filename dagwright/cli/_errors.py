@@ -35,6 +35,7 @@ from dagwright.errors import (
     FlowFileError,
     RunExistsError,
     ToolManifestError,
+    TraceFileError,
 )
 
 OK = 0
@@ -58,6 +59,8 @@ def error_lines(error: DagwrightError) -> list[str]:
         where = f"{error.position}: "
     elif isinstance(error, ToolManifestError) and error.path is not None:
         where = f"{error.path}: "
+    elif isinstance(error, TraceFileError) and error.path is not None:
+        where = f"{error.path}: " if error.line is None else f"{error.path}:{error.line}: "
     if isinstance(error, FlowCompileError):
         errors = [d for d in error.diagnostics if d.severity == "error"]
         lines = [f"{PREFIX}[{error.code}] flow {error.flow_name!r} has {len(errors)} error(s):"]

@@ -40,7 +40,8 @@ def test_help_loads_no_command_and_no_rich() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], *[[c, "--help"] for c in ("lint", "run", "runs", "graph", "schema")],
+    "argv", [["--help"], *[[c, "--help"] for c in ("lint", "run", "mine", "runs", "graph",
+                                                 "schema")],
              ["runs", "list", "--help"], ["tools", "export", "--help"]],
 )  # fmt: skip
 def test_every_command_has_help(cli: Cli, argv: list[str]) -> None:
