@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 from pytest_benchmark.fixture import BenchmarkFixture
 
 if __name__ == "__main__":
     sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from dagwright import ToolSpec, mine, tool
+from dagwright import ToolSpec, mine
 from dagwright.traces import TraceCall
 
 CALLS_PER_SESSION = 20
@@ -65,56 +65,26 @@ class Now(BaseModel):
     now: str
 
 
-@tool
-def search(query: str, limit: int = 3) -> Hits:
-    """Search."""
-    raise NotImplementedError
-
-
-@tool
-def fetch(url: str) -> Page:
-    """Fetch."""
-    raise NotImplementedError
-
-
-@tool
-def lookup_user(email: str) -> UserOut:
-    """Look up."""
-    raise NotImplementedError
-
-
-@tool
-def list_orders(user_id: str) -> Orders:
-    """Orders."""
-    raise NotImplementedError
-
-
-@tool
-def refund(order_id: str, reason: str) -> Refund:
-    """Refund."""
-    raise NotImplementedError
-
-
-@tool
-def detect(sample: str) -> Lang:
-    """Detect a language."""
-    raise NotImplementedError
-
-
-@tool
-def translate(text: str, lang: str) -> Text:
-    """Translate."""
-    raise NotImplementedError
-
-
-@tool
-def clock(zone: str) -> Now:
-    """Noise."""
-    raise NotImplementedError
+def _spec(name: str, output: type[BaseModel], **fields: Any) -> ToolSpec:
+    """A tool known only by its schemas: mining needs no callable (nothing is replayed)."""
+    inputs = create_model(f"{name}_input", **fields)
+    return ToolSpec(
+        name=name,
+        description=f"{name} (benchmark spec)",
+        input_json_schema=inputs.model_json_schema(),
+        output_json_schema=output.model_json_schema(),
+    )
 
 
 SPECS: list[ToolSpec] = [
-    t.spec for t in (search, fetch, lookup_user, list_orders, refund, detect, translate, clock)
+    _spec("search", Hits, query=(str, ...), limit=(int, 3)),
+    _spec("fetch", Page, url=(str, ...)),
+    _spec("lookup_user", UserOut, email=(str, ...)),
+    _spec("list_orders", Orders, user_id=(str, ...)),
+    _spec("refund", Refund, order_id=(str, ...), reason=(str, ...)),
+    _spec("detect", Lang, sample=(str, ...)),
+    _spec("translate", Text, text=(str, ...), lang=(str, ...)),
+    _spec("clock", Now, zone=(str, ...)),
 ]
 
 
