@@ -17,6 +17,7 @@ from dagwright.checkpoint import (
 )
 from dagwright.compiler import CompiledFlow, Diagnostic, compile_flow
 from dagwright.errors import (
+    CacheError,
     CheckpointBusyError,
     CheckpointCorruptError,
     CheckpointError,
@@ -30,6 +31,7 @@ from dagwright.errors import (
     FlowFileError,
     FlowInputError,
     FlowNotFoundError,
+    FlowRetiredError,
     IntegrationUnavailableError,
     MCPError,
     MCPSchemaError,
@@ -65,6 +67,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttemptRecord",
+    "CacheError",
     "CheckpointBusyError",
     "CheckpointCorruptError",
     "CheckpointError",
@@ -87,6 +90,7 @@ __all__ = [
     "FlowInputError",
     "FlowNotFoundError",
     "FlowRegistry",
+    "FlowRetiredError",
     "InMemoryCheckpointer",
     "IntegrationUnavailableError",
     "Literal",

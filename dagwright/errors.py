@@ -336,6 +336,32 @@ class TraceFileError(DagwrightError, ValueError):
         return f"{where}: {super().__str__()}"
 
 
+class FlowRetiredError(DagwrightError):
+    """A run asks for a flow version whose registry status is ``retired`` (``name`` and
+    ``version`` say which). Resuming a run that started on it still works."""
+
+    code = "DW-E026"
+
+    def __init__(
+        self, message: str, *, name: str, version: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.name = name
+        self.version = version
+
+
+class CacheError(DagwrightError):
+    """A step cache cannot use its store: a missing or unwritable parent directory, a file
+    that is not a dagwright cache, a cache of a newer format, a store locked past its
+    busy timeout. ``path`` names the store."""
+
+    code = "DW-E027"
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
 # ---- step failures: recorded on the result, raised only by raise_for_error() ----
 
 
@@ -413,6 +439,8 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     MCPToolError,
     MCPSchemaError,
     TraceFileError,
+    FlowRetiredError,
+    CacheError,
     StepError,
     ToolExecutionError,
     ToolInputError,
