@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from typing import Any
 
 import pytest
@@ -139,6 +140,40 @@ _json_values = st.recursive(
     ),
     max_leaves=20,
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values)
+def test_is_the_standard_encoder_with_sorted_keys(value: Any) -> None:
+    expected = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    assert canonical_json(value) == expected
+    assert digest(value) == hashlib.sha256(expected.encode()).hexdigest()
+
+
+def test_threads_encoding_one_value_at_once_never_see_a_cycle() -> None:
+    shared = {"rows": [{"k": i, "v": [i] * 20} for i in range(200)]}
+    start = threading.Barrier(4, timeout=10)
+    texts: list[str] = []
+
+    def encode() -> None:
+        start.wait()
+        texts.extend(canonical_json(shared) for _ in range(50))
+
+    threads = [threading.Thread(target=encode) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(texts) == 200 and len(set(texts)) == 1
+
+
+def test_a_cycle_is_refused_not_a_crash() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises((ValueError, RecursionError)):
+        canonical_json(loop)
 
 
 @settings(max_examples=150, deadline=None)

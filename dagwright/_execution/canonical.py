@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -44,14 +45,38 @@ class NotJSONError(ValueError):
     """A value with no exact, deterministic JSON form; the message says what and where."""
 
 
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The C encoder behind _ENCODER, built once: JSONEncoder.encode builds one per call, which
+# costs more than encoding a small value. No cycle markers: a dict of markers shared by
+# threads would see a value two threads encode at once as a cycle, and values reaching
+# here are checked JSON (a cycle would still stop, with RecursionError).
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # None without the C module
+_C_ENCODER = (
+    None
+    if _make_encoder is None
+    else _make_encoder(
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+)
+
+
 def canonical_json(value: Any) -> str:
-    """Return the canonical JSON text of a JSON-mode value (dicts, lists, str, numbers...)."""
-    return _ENCODER.encode(value)
+    """Return the canonical JSON text of a JSON-mode value (dicts, lists, str, numbers...).
+
+    Keys sorted, no insignificant white space, text kept as is, NaN and infinities
+    refused (``ValueError``), anything else that is not JSON refused (``TypeError``).
+    """
+    if _C_ENCODER is None or type(value) is str:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 def digest(value: Any) -> str:
     """Return the sha256 hex digest of ``canonical_json(value)``."""
-    return hashlib.sha256(_ENCODER.encode(value).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
 def copy_json(value: Any) -> Any:
