@@ -9,6 +9,14 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from dagwright.cache import (
+    CacheEntry,
+    CacheKey,
+    CacheStats,
+    InMemoryStepCache,
+    SQLiteStepCache,
+    StepCache,
+)
 from dagwright.checkpoint import (
     Checkpointer,
     InMemoryCheckpointer,
@@ -67,7 +75,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttemptRecord",
+    "CacheEntry",
     "CacheError",
+    "CacheKey",
+    "CacheStats",
     "CheckpointBusyError",
     "CheckpointCorruptError",
     "CheckpointError",
@@ -92,6 +103,7 @@ __all__ = [
     "FlowRegistry",
     "FlowRetiredError",
     "InMemoryCheckpointer",
+    "InMemoryStepCache",
     "IntegrationUnavailableError",
     "Literal",
     "MCPError",
@@ -107,7 +119,9 @@ __all__ = [
     "RunHeader",
     "RunLockedError",
     "SQLiteCheckpointer",
+    "SQLiteStepCache",
     "Step",
+    "StepCache",
     "StepCancelledError",
     "StepError",
     "StepRecord",

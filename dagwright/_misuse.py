@@ -71,3 +71,15 @@ def need_checkpointer(checkpointer: Checkpointer | None, what: str) -> Checkpoin
             hint="build it with FlowExecutor(..., checkpointer=SQLiteCheckpointer(path))",
         )
     return checkpointer
+
+
+def check_cache(cache: object) -> None:
+    """A step cache is ``None`` or has callable ``get`` and ``put`` (``StepCache``)."""
+    if cache is None:
+        return
+    if not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))):
+        raise UsageError(
+            f"cache must be a StepCache (with get(key) and put(key, entry)), "
+            f"got {type(cache).__name__}",
+            hint="pass InMemoryStepCache(), SQLiteStepCache(path), or None for no cache",
+        )

@@ -93,9 +93,12 @@ class StepStarted(StepEvent):
 class StepCompleted(StepEvent):
     """A step or instance completed; ``outputs`` is what it wrote (an instance: its outputs).
 
-    ``tool`` is the fallback tool when the fallback produced the outputs."""
+    ``tool`` is the fallback tool when the fallback produced the outputs. ``cached`` is
+    ``True`` when the outputs came from the executor's step cache (no call was made;
+    the :class:`StepStarted` before it marks the lookup)."""
 
     outputs: Mapping[str, Any]
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

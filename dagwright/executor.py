@@ -36,9 +36,16 @@ from dagwright._execution.journal import Restore
 from dagwright._inputs import RunInputs, prepare_inputs
 from dagwright._json_schema import validating_model
 from dagwright._logging import get_logger
-from dagwright._misuse import check_max_concurrency, check_run_id, flow_ref_error, need_checkpointer
+from dagwright._misuse import (
+    check_cache,
+    check_max_concurrency,
+    check_run_id,
+    flow_ref_error,
+    need_checkpointer,
+)
 from dagwright._plan_cache import plan_cache
 from dagwright._runs import Leases, Run, new_run_id
+from dagwright.cache.protocol import StepCache
 from dagwright.checkpoint.lease import Owner
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.compiler import CompiledFlow, compile_flow
@@ -67,9 +74,11 @@ class FlowExecutor:
     pool (``1`` runs every step in the calling thread). Flows given by name, and sub-flow
     steps, resolve through ``registry``. ``hooks`` receive the events of every run (see
     :mod:`dagwright.events`). With a ``checkpointer`` every run is journaled and can be
-    finished after a crash with :meth:`resume`. The ``plan_cache_size`` most recently
-    used compiled plans are kept. Use as a context manager, or call :meth:`close`, to
-    shut the pool down.
+    finished after a crash with :meth:`resume`. With a ``cache`` (a
+    :class:`~dagwright.cache.StepCache`), calls of ``cacheable=True`` tools are looked
+    up before they are made and stored after (see :mod:`dagwright.cache`). The
+    ``plan_cache_size`` most recently used compiled plans are kept. Use as a context
+    manager, or call :meth:`close`, to shut the pool down.
     """
 
     def __init__(
@@ -80,10 +89,12 @@ class FlowExecutor:
         max_concurrency: int = 8,
         hooks: Sequence[Hook] = (),
         checkpointer: Checkpointer | None = None,
+        cache: StepCache | None = None,
         strict: bool = False,
         plan_cache_size: int = 256,
     ) -> None:
         check_max_concurrency(max_concurrency)
+        check_cache(cache)
         self._tools: dict[str, Tool] = {}
         for item in tools:
             if not isinstance(item, Tool):
@@ -101,6 +112,7 @@ class FlowExecutor:
         self._registry = registry if registry is not None else FlowRegistry()
         self._hooks: tuple[Hook, ...] = tuple(hooks)
         self._checkpointer = checkpointer
+        self._cache = cache
         self._max_concurrency = max_concurrency
         self._strict = strict
         self._compiled = plan_cache(plan_cache_size)
@@ -128,6 +140,11 @@ class FlowExecutor:
     def registry(self) -> FlowRegistry:
         """The registry flows and sub-flows are resolved through."""
         return self._registry
+
+    @property
+    def cache(self) -> StepCache | None:
+        """The step cache of ``cacheable=True`` tools, if any."""
+        return self._cache
 
     @property
     def max_concurrency(self) -> int:
@@ -346,16 +363,18 @@ class FlowExecutor:
     def _lane_sync(self, run: Run) -> Generator[Event, None, None]:
         """The sync lane driving ``run`` (a generator of streamed events)."""
         return drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
-        )
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
+            run.saver, self._cache,
+        )  # fmt: skip
 
     def _lane_async(self, run: Run) -> AsyncGenerator[Event, None]:
         """The async lane driving ``run`` (an async generator of streamed events)."""
         from dagwright.lanes.aio import drive_async
 
         return drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer, run.saver
-        )
+            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
+            run.saver, self._cache,
+        )  # fmt: skip
 
     def _complete(self, run: Run) -> ExecutionResult:
         blocked = self._enter(run)

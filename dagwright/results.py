@@ -113,6 +113,11 @@ class StepRecord(NamedTuple):
     ``attempts`` has one entry per call made. ``children`` holds the records of a
     sub-flow's steps or of a map's instances, in canonical / index order. Times are
     wall-clock seconds since the epoch (``None`` for a step that never called anything).
+
+    ``cached`` is ``True`` when the outputs came from the executor's step cache: no call
+    was made, and the record is otherwise the one the call would have made (one
+    completed attempt, timed by the lookup). It is left out of the deterministic
+    projection, so a run's digest is the same whether its calls hit the cache or not.
     """
 
     step_id: str
@@ -128,10 +133,11 @@ class StepRecord(NamedTuple):
     fallback: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    cached: bool = False
 
     def to_dict(self, *, times: bool = True) -> dict[str, Any]:
         """Plain JSON data; ``times=False`` gives the deterministic projection (no times,
-        no tracebacks)."""
+        no tracebacks, no ``cached``)."""
         data: dict[str, Any] = {
             "step_id": self.step_id,
             "status": self.status,
@@ -148,11 +154,13 @@ class StepRecord(NamedTuple):
         if times:
             data["started_at"] = self.started_at
             data["ended_at"] = self.ended_at
+            data["cached"] = self.cached
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
-        """The inverse of :meth:`to_dict` (times are ``None`` when left out)."""
+        """The inverse of :meth:`to_dict` (times are ``None`` and ``cached`` is ``False``
+        when left out)."""
         return cls(
             data["step_id"],
             data["status"],
@@ -167,6 +175,7 @@ class StepRecord(NamedTuple):
             data["fallback"],
             data.get("started_at"),
             data.get("ended_at"),
+            bool(data.get("cached", False)),
         )
 
     def walk(self) -> Iterator[StepRecord]:

@@ -62,6 +62,7 @@ from dagwright._execution.trackers import (
     END_NOTE,
     FAILED,
     NOT_RUN,
+    NOTE_CACHED,
     NOTE_FALLBACK,
     NOTE_RETRIED,
     NOTE_STARTED,
@@ -169,9 +170,15 @@ class RunMachine(FanoutRules):
         return taken
 
     def complete(
-        self, unit: Unit, outputs: dict[str, Any], started_at: float, ended_at: float
+        self,
+        unit: Unit,
+        outputs: dict[str, Any],
+        started_at: float,
+        ended_at: float,
+        cached: bool = False,
     ) -> None:
-        """Report that ``unit``'s call returned ``outputs`` (validated, JSON-mode)."""
+        """Report that ``unit``'s call returned ``outputs`` (validated, JSON-mode);
+        ``cached`` when the step cache gave them and no call was made."""
         self.in_flight -= 1
         attempt = AttemptRecord(unit.attempt, "completed", unit.tool, None, started_at, ended_at)
         step = unit.step
@@ -185,7 +192,7 @@ class RunMachine(FanoutRules):
         if unit.fanout is not None:
             record = StepRecord(
                 step.id, "completed", step.target, None, unit.inputs, outputs, attempts,
-                None, unit.index, (), fallback, start, ended_at,
+                None, unit.index, (), fallback, start, ended_at, cached,
             )  # fmt: skip
             self._instance_ended(unit.fanout, unit.index or 0, DONE, outputs, record, None)
         else:
@@ -194,7 +201,7 @@ class RunMachine(FanoutRules):
             )
             record = StepRecord(
                 step.id, "completed", step.target, None, unit.inputs, written, attempts,
-                None, None, (), fallback, start, ended_at,
+                None, None, (), fallback, start, ended_at, cached,
             )  # fmt: skip
             self._settle(unit.frame, step.index, DONE, written, record)
         self._drain()
@@ -530,9 +537,8 @@ class RunMachine(FanoutRules):
         payload = written if state == DONE else record.error
         # The tool that produced the outcome: the fallback tool once it was called.
         tool = record.fallback or record.tool or record.flow
-        self.notes.append(
-            (END_NOTE[state], frame, record.step_id, record.index, attempt, tool, payload)
-        )
+        kind = NOTE_CACHED if record.cached else END_NOTE[state]
+        self.notes.append((kind, frame, record.step_id, record.index, attempt, tool, payload))
 
     def stop(self) -> None:
         """Halt the whole run: nothing new starts (the lane stopped listening)."""

@@ -17,7 +17,8 @@ from dagwright.results import AttemptRecord, ErrorInfo, StepRecord, StepStatus
 PENDING, ACTIVE, DONE, SKIPPED, FAILED, CANCELLED, NOT_RUN = range(7)
 
 # What a machine notes for its lane to report, when someone listens. The payload of a
-# NOTE_STARTED is a map step's resolved item count (None for any other start).
+# NOTE_STARTED is a map step's resolved item count (None for any other start). A
+# NOTE_CACHED is a NOTE_COMPLETED whose outputs came from the step cache.
 (
     NOTE_STARTED,
     NOTE_COMPLETED,
@@ -26,7 +27,8 @@ PENDING, ACTIVE, DONE, SKIPPED, FAILED, CANCELLED, NOT_RUN = range(7)
     NOTE_RETRIED,
     NOTE_CANCELLED,
     NOTE_FALLBACK,
-) = range(7)
+    NOTE_CACHED,
+) = range(8)
 
 STATUS_NAME: dict[int, StepStatus] = {
     DONE: "completed",

@@ -23,9 +23,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
-from dagwright.errors import CheckpointBusyError, CheckpointCorruptError, CheckpointError
+from dagwright.errors import (
+    CheckpointBusyError,
+    CheckpointCorruptError,
+    CheckpointError,
+    DagwrightError,
+)
 
 SCHEMA_VERSION = 2
 
@@ -99,18 +105,28 @@ def open_store(
     return db
 
 
-def check_path(path: Path) -> None:
-    """Refuse, before SQLite sees it, a path that cannot name a store file."""
+StoreError = Callable[..., DagwrightError]
+"""How a path check builds its error: ``error(message, hint=..., path=...)``."""
+
+
+def check_path(
+    path: Path, *, kind: str = "checkpoint store", error: StoreError = CheckpointError
+) -> None:
+    """Refuse, before SQLite sees it, a path that cannot name a store file.
+
+    ``kind`` names the store in messages and ``error`` builds the coded error (the
+    checkpointer's by default; the step cache passes its own).
+    """
     text = str(path)
     if "\x00" in text:
-        raise CheckpointError(
-            f"checkpoint path {text!r} contains a NUL character",
+        raise error(
+            f"{kind} path {text!r} contains a NUL character",
             hint="pass a file path without NUL bytes",
             path=text,
         )
     if os.path.isdir(path):
-        raise CheckpointError(
-            f"checkpoint path {text} is a directory, not a file",
+        raise error(
+            f"{kind} path {text} is a directory, not a file",
             hint=f"name a file inside it, e.g. {path / 'runs.sqlite'}",
             path=text,
         )
@@ -120,35 +136,38 @@ def check_path(path: Path) -> None:
     for ancestor in (parent, *parent.parents):
         if os.path.exists(ancestor):
             if not os.path.isdir(ancestor):
-                raise CheckpointError(
-                    f"cannot create checkpoint store {text}: {ancestor} is a file, not a directory",
+                raise error(
+                    f"cannot create {kind} {text}: {ancestor} is a file, not a directory",
                     hint="choose a path whose every parent is a directory",
                     path=text,
                 )
             break
-    raise CheckpointError(
-        f"cannot create checkpoint store {text}: directory {parent} does not exist "
-        "(or cannot be reached)",
+    raise error(
+        f"cannot create {kind} {text}: directory {parent} does not exist (or cannot be reached)",
         hint="create the directory first; dagwright does not create it",
         path=text,
     )
 
 
-def check_existing(path: Path) -> None:
+def check_existing(
+    path: Path, *, kind: str = "checkpoint store", error: StoreError = CheckpointError
+) -> None:
     """Refuse, before SQLite sees it, a path with no store to open: a NUL in it, a
     directory, no file, or an empty file (nothing dagwright wrote is there)."""
     text = str(path)
     if "\x00" in text or os.path.isdir(path):
-        check_path(path)  # its errors say what is wrong with such a path
+        check_path(path, kind=kind, error=error)  # its errors say what is wrong with the path
     if not os.path.exists(path):
-        raise _missing(path, "the file does not exist")
+        raise _missing(path, "the file does not exist", kind, error)
     if os.path.isfile(path) and os.path.getsize(path) == 0:
-        raise _missing(path, "the file is empty")
+        raise _missing(path, "the file is empty", kind, error)
 
 
-def _missing(path: Path, why: str) -> CheckpointError:
-    return CheckpointError(
-        f"no checkpoint store at {path}: {why} (nothing was created)",
+def _missing(
+    path: Path, why: str, kind: str = "checkpoint store", error: StoreError = CheckpointError
+) -> DagwrightError:
+    return error(
+        f"no {kind} at {path}: {why} (nothing was created)",
         hint="a store is made by the first run that uses it: run a flow with this store "
         "first, or check the path",
         path=str(path),

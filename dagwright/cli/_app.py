@@ -27,6 +27,9 @@ DEFAULT_STORE = os.path.join(".dagwright", "runs.sqlite")
 """The store ``run`` and ``runs`` use when ``--store`` is not given (relative to the
 current directory)."""
 
+DEFAULT_CACHE = os.path.join(".dagwright", "cache.sqlite")
+"""The step cache of ``run --cache`` and ``cache`` when no path is given."""
+
 _EPILOG = (
     "exit codes: 0 success, 1 lint errors or a failed run, 2 usage error or unreadable "
     "input, 3 internal error, 130 interrupted"
@@ -130,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-concurrency", type=int, default=8, metavar="N", help="calls at once (default 8)"
     )
+    run.add_argument(
+        "--cache", nargs="?", const=DEFAULT_CACHE, metavar="PATH",
+        help="keep results of cacheable tools in the step cache PATH and reuse them "
+        f"(default path {DEFAULT_CACHE})",
+    )  # fmt: skip
     run.add_argument("--json", action="store_true", help="print only the result, as JSON")
     run.add_argument(
         "--no-progress", action="store_true", help="plain lines, no live display, on a terminal"
@@ -232,6 +240,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete.add_argument("run_id", metavar="RUN_ID")
     delete.set_defaults(module="runs", parser=delete)
+
+    cache = commands.add_parser(
+        "cache",
+        parents=[common],
+        help="inspect or clear a step cache",
+        description="Read or clear the step cache file that `run --cache` uses (never "
+        "creating one).",
+    )
+    cache_actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
+    cache_args = argparse.ArgumentParser(add_help=False)
+    cache_args.add_argument(
+        "--cache", metavar="PATH", default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}"
+    )
+    cache_args.add_argument("--json", action="store_true", help="print JSON")
+    stats = cache_actions.add_parser(
+        "stats", parents=[common, cache_args], help="entries per tool and the file's size"
+    )
+    stats.set_defaults(module="cache", parser=stats)
+    clear = cache_actions.add_parser(
+        "clear", parents=[common, cache_args], help="drop every entry, or one tool's"
+    )
+    clear.add_argument("--tool", metavar="NAME", help="drop only this tool's entries")
+    clear.set_defaults(module="cache", parser=clear)
 
     graph = commands.add_parser(
         "graph",

@@ -1,4 +1,5 @@
-"""Glue the commands share: where tools import from, opening the store, JSON inputs."""
+"""Glue the commands share: where tools import from, opening the store and the cache,
+JSON inputs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from dagwright import FlowRegistry, Tool
+    from dagwright.cache import SQLiteStepCache
     from dagwright.checkpoint import SQLiteCheckpointer
     from dagwright.flows import Flow
 
@@ -66,6 +68,19 @@ def open_store(path: str, *, create: bool, default: bool = False) -> SQLiteCheck
     if create and default:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SQLiteCheckpointer(path, create=create)
+
+
+def open_cache(path: str | None) -> SQLiteStepCache | None:
+    """The step cache of ``run --cache PATH`` (``None`` without ``--cache``). The default
+    path's directory (``.dagwright``) is made; any other path's directory must exist."""
+    if path is None:
+        return None
+    from dagwright.cache import SQLiteStepCache
+    from dagwright.cli._app import DEFAULT_CACHE
+
+    if path == DEFAULT_CACHE:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteStepCache(path)
 
 
 def parse_inputs(text: str | None) -> dict[str, Any]:

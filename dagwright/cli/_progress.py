@@ -89,12 +89,17 @@ class Finished:
     duration: float | None
     instances: tuple[int, int | None] | None = None
     error: ErrorInfo | None = None
+    cached: int = 0
 
     def line(self) -> str:
-        """``[3/7] fetch_all completed 0.12s`` (with the map's instances and any error)."""
+        """``[3/7] fetch_all completed 0.12s`` (with the map's instances, how many calls
+        the step cache answered, and any error)."""
         text = f"[{self.done}/{self.total}] {self.step_id} {self.status} {seconds(self.duration)}"
         if self.instances is not None:
-            text += f" ({self.instances[0]} instances)"
+            text += f" ({self.instances[0]} instances"
+            text += f", {self.cached} cached)" if self.cached else ")"
+        elif self.cached:
+            text += " (cached)" if self.cached == 1 else f" ({self.cached} cached)"
         if self.error is not None:
             text += f": {error_text(self.error)}"
         return text
@@ -106,6 +111,7 @@ class _Running:
     instances_done: int = 0
     instances_total: int | None = None
     is_map: bool = False
+    cached: int = 0
 
 
 _KEPT = frozenset({"completed", "skipped"})
@@ -121,6 +127,7 @@ class Tracker:
     flow: Flow
     started: float = field(default_factory=time.monotonic)
     done: int = 0
+    cached: int = 0
     running: dict[str, _Running] = field(default_factory=dict)
     _restored: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -175,10 +182,21 @@ class Tracker:
     def event(self, event: Event) -> Finished | None:
         """Fold one event in; a top-level step that ended is returned."""
         if not isinstance(event, StepStarted | StepCompleted | StepFailed | StepSkipped |
-                              StepCancelled) or event.path:  # fmt: skip
+                              StepCancelled):  # fmt: skip
             return None
         with self._lock:
+            hit = isinstance(event, StepCompleted) and event.cached
+            if hit:
+                self.cached += 1
+            if event.path and hit:  # a call inside a sub-flow or a map's sub-flow
+                top = self.running.get(str(event.path[0]))
+                if top is not None:
+                    top.cached += 1
+            if event.path:
+                return None
             if event.index is not None:  # a map instance
+                if hit and event.step_id in self.running:
+                    self.running[event.step_id].cached += 1
                 state = self.running.get(event.step_id)
                 if state is not None and not isinstance(event, StepStarted):
                     state.instances_done += 1
@@ -199,6 +217,7 @@ class Tracker:
                 if state is None or not state.is_map
                 else (state.instances_done, state.instances_total),
                 getattr(event, "error", None) if isinstance(event, StepFailed) else None,
+                (state.cached if state is not None else 0) + (1 if hit else 0),
             )
 
     def _started(self, event: StepStarted) -> _Running:
@@ -283,6 +302,7 @@ class LiveDisplay:
             Text.assemble(
                 (self._title, "bold"),
                 f"  {done}/{self._tracker.total} steps  {seconds(self._tracker.elapsed())}",
+                f"  {self._tracker.cached} cached" if self._tracker.cached else "",
             )
         ]
         for step_id, for_s, instances in running:
@@ -332,7 +352,10 @@ def summary_table(steps: tuple[StepRecord, ...]) -> Any:
             label += f" [{len(record.children)}]"
         table.add_row(
             Text(label),
-            Text(record.status, style=colours.get(record.status, "")),
+            Text(
+                record.status + (" (cached)" if record.cached else ""),
+                style=colours.get(record.status, ""),
+            ),
             Text(record_tool(record)),
             str(len(record.attempts)),
             seconds(record_duration(record)),

@@ -29,7 +29,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._app import DEFAULT_STORE
-from dagwright.cli._common import load_flow_files, log_lines, open_store, parse_inputs
+from dagwright.cli._common import (
+    load_flow_files,
+    log_lines,
+    open_cache,
+    open_store,
+    parse_inputs,
+)
 from dagwright.cli._errors import FAILED, INTERRUPTED, OK, command_line_error
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
 from dagwright.errors import CheckpointNotFoundError, RunExistsError
@@ -91,6 +97,11 @@ def command(args: argparse.Namespace) -> int:
 
     store_path = args.store if args.store is not None else DEFAULT_STORE
     store = open_store(store_path, create=args.resume is None, default=args.store is None)
+    try:
+        cache = open_cache(args.cache)
+    except BaseException:
+        store.close()
+        raise
     run_id = args.resume if args.resume is not None else args.run_id or FlowExecutor.new_run_id()
     out = sys.stderr if args.json else sys.stdout
     display: Display | None = None
@@ -102,6 +113,7 @@ def command(args: argparse.Namespace) -> int:
                     unique,
                     registry=registry,
                     checkpointer=store,
+                    cache=cache,
                     max_concurrency=args.max_concurrency,
                 ) as executor,
                 _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
@@ -144,6 +156,8 @@ def command(args: argparse.Namespace) -> int:
         if display is not None:
             display.close()
         store.close()
+        if cache is not None:
+            cache.close()
     assert display is not None
     display.finish(result)
     if args.json:

@@ -154,7 +154,7 @@ def _rows(records: tuple[StepRecord, ...], depth: int, rows: list[list[str]]) ->
         rows.append(
             [
                 label,
-                record.status,
+                record.status + (" (cached)" if record.cached else ""),
                 record_tool(record),
                 str(len(record.attempts)),
                 seconds(record_duration(record)),

@@ -31,6 +31,7 @@ from typing import Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
+from dagwright.cache.protocol import StepCache
 from dagwright.events import Event
 from dagwright.lanes.calls import (
     Outcome,
@@ -53,33 +54,35 @@ def _cancelled_from_outside() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def execute_async(tool: Tool, unit: Unit, pool: Callable[[], WorkerPool]) -> Outcome:
+async def execute_async(
+    tool: Tool, unit: Unit, pool: Callable[[], WorkerPool], cache: StepCache | None = None
+) -> Outcome:
     """Make one call of ``unit`` on the running loop (after its retry delay); never raises
     but for the cancellation of the task running it."""
     if unit.delay:
         await asyncio.sleep(unit.delay)
     if not tool.is_async:
-        return await _pooled(tool, unit, pool())
+        return await _pooled(tool, unit, pool(), cache)
     started = time.time()
     try:
         if unit.timeout_s is None:  # no timeout scope to enter on the common path
-            outputs = await call_async(tool, unit.inputs)
+            outputs, hit = await call_async(tool, unit.inputs, cache)
         else:
             scope = asyncio.timeout(unit.timeout_s)
             try:
                 async with scope:
-                    outputs = await call_async(tool, unit.inputs)
+                    outputs, hit = await call_async(tool, unit.inputs, cache)
             except TimeoutError as exc:
                 if scope.expired():
-                    return None, timeout_error(unit), started, time.time()
-                return None, exc, started, time.time()
+                    return None, timeout_error(unit), started, time.time(), False
+                return None, exc, started, time.time(), False
     except asyncio.CancelledError as exc:
         if _cancelled_from_outside():
             raise
-        return None, exc, started, time.time()
+        return None, exc, started, time.time(), False
     except BaseException as exc:
-        return None, exc, started, time.time()
-    return outputs, None, started, time.time()
+        return None, exc, started, time.time(), False
+    return outputs, None, started, time.time(), hit
 
 
 def _resolver(
@@ -100,7 +103,7 @@ def _set(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
-async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool) -> Outcome:
+async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool, cache: StepCache | None) -> Outcome:
     """A sync tool's call on the executor's pool, awaited; its timeout runs from its start."""
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[Outcome] = loop.create_future()
@@ -109,7 +112,7 @@ async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool) -> Outcome:
         started = loop.create_future()
     on_start = None if started is None else _resolver(loop, started)
     ticket = Ticket()
-    pool.post(pooled, tool, unit, on_start, _resolver(loop, ended), 0.0, ticket=ticket)
+    pool.post(pooled, tool, unit, on_start, _resolver(loop, ended), 0.0, cache, ticket=ticket)
     try:
         if started is None or unit.timeout_s is None:
             return await ended
@@ -120,7 +123,7 @@ async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool) -> Outcome:
         if done:
             return ended.result()
         abandon(pool, ticket, unit, "timeout")
-        return None, timeout_error(unit), epoch, time.time()
+        return None, timeout_error(unit), epoch, time.time(), False
     except asyncio.CancelledError:
         abandon(pool, ticket, unit, "the run stopped")
         raise
@@ -133,11 +136,13 @@ async def drive_async(
     pool: Callable[[], WorkerPool],
     observer: Observer | None = None,
     save: Callable[[RunMachine], None] | None = None,
+    cache: StepCache | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
-    Closing the generator early (a stream consumer stopped) or cancelling the task that
-    drives it cancels every call in flight and halts the run.
+    ``cache`` is the executor's step cache, if any. Closing the generator early (a
+    stream consumer stopped) or cancelling the task that drives it cancels every call in
+    flight and halts the run.
     """
     running: dict[asyncio.Task[Outcome], tuple[Unit, float]] = {}
     # Tasks report themselves done here and wake the driver: cheaper than asyncio.wait,
@@ -153,10 +158,10 @@ async def drive_async(
                 unit = units[0]
                 tool = tools[unit.tool]
                 if tool.is_async:
-                    report(machine, unit, *(await execute_async(tool, unit, pool)))
+                    report(machine, unit, *(await execute_async(tool, unit, pool, cache)))
                     continue
             for unit in units:
-                task = loop.create_task(execute_async(tools[unit.tool], unit, pool))
+                task = loop.create_task(execute_async(tools[unit.tool], unit, pool, cache))
                 task.add_done_callback(ended.add)
                 running[task] = (unit, time.time())
             if not running:

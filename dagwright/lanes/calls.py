@@ -30,6 +30,8 @@ from pydantic import BaseModel, ValidationError
 
 from dagwright._execution.canonical import NotJSONError, copy_json, model_json
 from dagwright._logging import get_logger
+from dagwright.cache._keys import call_key, lookup, store
+from dagwright.cache.protocol import CacheKey, StepCache
 from dagwright.errors import (
     DagwrightError,
     StepTimeoutError,
@@ -49,8 +51,9 @@ if TYPE_CHECKING:
     from dagwright.events import Event
     from dagwright.lanes.observe import Observer
 
-Outcome: TypeAlias = tuple[dict[str, Any] | None, BaseException | None, float, float]
-"""What one call gave: outputs or the exception, and its wall-clock start and end."""
+Outcome: TypeAlias = tuple[dict[str, Any] | None, BaseException | None, float, float, bool]
+"""What one call gave: outputs or the exception, its wall-clock start and end, and
+whether the outputs came from the step cache (no call was made)."""
 
 K = TypeVar("K")
 
@@ -96,14 +99,64 @@ def finish(tool: Tool, raw: Any) -> dict[str, Any]:
         ) from exc
 
 
-def call_sync(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Run a synchronous tool once: validate, call, validate."""
-    return finish(tool, tool.fn(prepare(tool, inputs)))
+def call_sync(
+    tool: Tool, inputs: Mapping[str, Any], cache: StepCache | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Run a synchronous tool once: validate, call, validate. Returns the outputs and
+    whether they came from ``cache`` (see :func:`cached`)."""
+    model = prepare(tool, inputs)
+    if cache is None or not tool.cacheable:
+        return finish(tool, tool.fn(model)), False
+    key, hit = cached(cache, tool, model)
+    if hit is not None:
+        return hit, True
+    outputs = finish(tool, tool.fn(model))
+    if key is not None:
+        store(cache, key, outputs)
+    return outputs, False
 
 
-async def call_async(tool: Tool, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Run a tool once on an event loop: validate, call (awaiting an async tool), validate."""
-    return finish(tool, await tool.fn(prepare(tool, inputs)))
+async def call_async(
+    tool: Tool, inputs: Mapping[str, Any], cache: StepCache | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Run a tool once on an event loop: validate, call (awaiting an async tool),
+    validate; the cache is used as by :func:`call_sync`."""
+    model = prepare(tool, inputs)
+    if cache is None or not tool.cacheable:
+        return finish(tool, await tool.fn(model)), False
+    key, hit = cached(cache, tool, model)
+    if hit is not None:
+        return hit, True
+    outputs = finish(tool, await tool.fn(model))
+    if key is not None:
+        store(cache, key, outputs)
+    return outputs, False
+
+
+def cached(
+    cache: StepCache, tool: Tool, model: BaseModel
+) -> tuple[CacheKey | None, dict[str, Any] | None]:
+    """The key of a call with the validated input ``model`` (computed once, from the
+    input validated once), and the outputs ``cache`` holds for it, if any.
+
+    A hit's outputs are validated against the tool's output model like a call's (a
+    cache shared by processes is a file anyone can write, and the context only ever
+    holds validated values), unless the cache is ``trusted`` (it returns only what the
+    executor stored in this process). One that does not validate is a miss.
+    """
+    key = call_key(tool, model)
+    if key is None:
+        return None, None
+    entry = lookup(cache, key)
+    if entry is None:
+        return key, None
+    outputs = entry.outputs
+    if getattr(cache, "trusted", False) is True:
+        return key, outputs if type(outputs) is dict else dict(outputs)
+    try:
+        return key, finish(tool, dict(outputs))
+    except ToolOutputError:
+        return key, None
 
 
 # Modules whose frames lead into a tool call: left off the front of a recorded traceback.
@@ -153,7 +206,7 @@ def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     return info, names
 
 
-def execute(tool: Tool, unit: Unit, delay: float) -> Outcome:
+def execute(tool: Tool, unit: Unit, delay: float, cache: StepCache | None = None) -> Outcome:
     """Make one call of ``unit`` in this thread, after ``delay`` seconds; never raises.
 
     The sync lane's way of calling; the async lane awaits instead (``aio.execute_async``).
@@ -162,10 +215,10 @@ def execute(tool: Tool, unit: Unit, delay: float) -> Outcome:
         time.sleep(delay)
     started = time.time()
     try:
-        outputs = call_sync(tool, unit.inputs)
+        outputs, hit = call_sync(tool, unit.inputs, cache)
     except BaseException as exc:
-        return None, exc, started, time.time()
-    return outputs, None, started, time.time()
+        return None, exc, started, time.time(), False
+    return outputs, None, started, time.time(), hit
 
 
 def pooled(
@@ -174,6 +227,7 @@ def pooled(
     on_start: Callable[[float], None] | None,
     on_end: Callable[[Outcome], None],
     delay: float,
+    cache: StepCache | None = None,
 ) -> None:
     """A sync call as a pool worker makes it, in either lane.
 
@@ -186,7 +240,7 @@ def pooled(
         time.sleep(delay)
     if on_start is not None:
         on_start(time.monotonic())
-    on_end(execute(tool, unit, 0.0))
+    on_end(execute(tool, unit, 0.0, cache))
 
 
 def timeout_error(unit: Unit) -> StepTimeoutError:
@@ -231,15 +285,17 @@ def report(
     exc: BaseException | None,
     started: float,
     ended: float,
+    hit: bool = False,
 ) -> None:
-    """Hand one call's outcome to the machine: completed, or failed with its classification.
+    """Hand one call's outcome to the machine: completed (``hit``: from the step cache),
+    or failed with its classification.
 
     A fatal exception (``KeyboardInterrupt``, ``SystemExit``) is re-raised here, in the
     driver, and nothing is recorded for the call.
     """
     if exc is None:
         assert outputs is not None
-        machine.complete(unit, outputs, started, ended)
+        machine.complete(unit, outputs, started, ended, hit)
     elif isinstance(exc, FATAL):
         raise exc
     else:

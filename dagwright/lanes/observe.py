@@ -18,6 +18,7 @@ from typing import Any
 from dagwright._execution.canonical import copy_json
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import (
+    NOTE_CACHED,
     NOTE_CANCELLED,
     NOTE_COMPLETED,
     NOTE_FAILED,
@@ -74,6 +75,8 @@ class Observer:
                 for name in ("step_id", "index", "attempt", "tool", "item_count")
                 if getattr(event, name, None) is not None
             }
+            if getattr(event, "cached", False):
+                fields["cached"] = True
             error = getattr(event, "error", None)
             if error is not None:
                 fields["error_code"] = error.code
@@ -104,9 +107,13 @@ class Observer:
             event: Event
             if kind == NOTE_STARTED:
                 event = StepStarted(item_count=payload, **common)
-            elif kind == NOTE_COMPLETED:
+            elif kind in (NOTE_COMPLETED, NOTE_CACHED):
                 # A view of a copy: what a hook does to it never reaches the run.
-                event = StepCompleted(outputs=MappingProxyType(copy_json(payload)), **common)
+                event = StepCompleted(
+                    outputs=MappingProxyType(copy_json(payload)),
+                    cached=kind == NOTE_CACHED,
+                    **common,
+                )
             elif kind == NOTE_FAILED:
                 event = StepFailed(error=payload, **common)
             elif kind == NOTE_SKIPPED:

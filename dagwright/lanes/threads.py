@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
+from dagwright.cache.protocol import StepCache
 from dagwright.events import Event
 from dagwright.lanes.calls import (
     FATAL,
@@ -91,7 +92,12 @@ class _RunLoop:
         self._thread: threading.Thread | None = None
 
     def submit(
-        self, tool: Tool, unit: Unit, pool: Callable[[], WorkerPool], token: int
+        self,
+        tool: Tool,
+        unit: Unit,
+        pool: Callable[[], WorkerPool],
+        token: int,
+        cache: StepCache | None,
     ) -> Future[Outcome]:
         """Start one call of an async tool on the loop; its outcome is posted as it ends."""
         import asyncio
@@ -102,7 +108,9 @@ class _RunLoop:
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._serve, name="dagwright-loop", daemon=True)
             self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(execute_async(tool, unit, pool), self._loop)
+        future = asyncio.run_coroutine_threadsafe(
+            execute_async(tool, unit, pool, cache), self._loop
+        )
         future.add_done_callback(self._poster(token))
         return future
 
@@ -123,7 +131,7 @@ class _RunLoop:
                     outcome = future.result()
                 except BaseException as exc:  # execute_async never raises; be safe anyway
                     now = time.time()
-                    outcome = (None, exc, now, now)
+                    outcome = (None, exc, now, now, False)
                 post((_ENDED, token, outcome))
 
         return done
@@ -160,13 +168,15 @@ def drive_sync(
     pool: Callable[[], WorkerPool],
     observer: Observer | None = None,
     save: Callable[[RunMachine], None] | None = None,
+    cache: StepCache | None = None,
 ) -> Generator[Event, None, None]:
     """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
     ``pool`` returns the executor's shared worker pool; it is asked for only when a call
-    cannot run inline. Closing the generator early (a stream consumer stopped), a fatal
-    exception from a tool and a failing ``save`` stop the run: nothing new starts, async
-    calls in flight are cancelled and sync ones abandoned.
+    cannot run inline. ``cache`` is the executor's step cache, if any. Closing the
+    generator early (a stream consumer stopped), a fatal exception from a tool and a
+    failing ``save`` stop the run: nothing new starts, async calls in flight are
+    cancelled and sync ones abandoned.
     """
     outcomes: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     post = outcomes.put
@@ -181,7 +191,7 @@ def drive_sync(
                 unit = units[0]
                 tool = tools[unit.tool]
                 if not tool.is_async and unit.timeout_s is None:
-                    report(machine, unit, *execute(tool, unit, unit.delay))
+                    report(machine, unit, *execute(tool, unit, unit.delay, cache))
                     continue
             for unit in units:
                 token += 1
@@ -190,11 +200,11 @@ def drive_sync(
                 tool = tools[unit.tool]
                 if tool.is_async:
                     call.dispatched = time.time()
-                    call.future = loop.submit(tool, unit, pool, token)
+                    call.future = loop.submit(tool, unit, pool, token, cache)
                 else:
                     call.ticket = Ticket()
                     on_start = call.begun if unit.timeout_s is not None else None
-                    pool().post(pooled, tool, unit, on_start, call.ended, unit.delay,
+                    pool().post(pooled, tool, unit, on_start, call.ended, unit.delay, cache,
                                 ticket=call.ticket)  # fmt: skip
             if not running:
                 if machine.finished:
@@ -262,7 +272,7 @@ def _expire(machine: RunMachine, running: dict[int, _Call], pool: Callable[[], W
             assert call.ticket is not None
             abandon(pool(), call.ticket, call.unit, "timeout")
             report(machine, call.unit, None, timeout_error(call.unit), call.started or 0.0,
-                   time.time())  # fmt: skip
+                   time.time(), False)  # fmt: skip
 
 
 def _cancel_halted(
