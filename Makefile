@@ -10,7 +10,7 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench api-snapshot clean
 
 ifeq ($(strip $(PYTHON)),)
 $(BIN)/python:
@@ -52,6 +52,11 @@ test: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/pytest benchmarks --benchmark-enable --benchmark-only -p no:cacheprovider
+
+# Regenerate tests/fixtures/public_api.json after a deliberate change of the public API.
+api-snapshot: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m tests.api_snapshot
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .benchmarks
