@@ -63,12 +63,12 @@ from dagwright.errors import (
 )
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
-from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
 from dagwright.registry import FlowRegistry
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
 from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
+    from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
     from dagwright.mining import MinedFlow, MiningReport
 
 __version__ = "0.1.0"
@@ -149,16 +149,31 @@ __all__ = [
 ]
 
 
-_LAZY = {"MinedFlow", "MiningReport"}
+_LAZY = {
+    "MinedFlow": "dagwright.mining",
+    "MiningReport": "dagwright.mining",
+    "dump_flow": "dagwright.io",
+    "flow_json_schema": "dagwright.io",
+    "load_flow": "dagwright.io",
+    "load_tool_manifest": "dagwright.io",
+}
+"""Public names whose modules load on first use, not with the package: flow files and
+manifests (``dagwright.io``), mining (and the trace readers it uses)."""
 
 
 def __getattr__(name: str) -> Any:
-    # Mining (and the trace readers it uses) load on first use, not with the package.
-    if name in _LAZY:
-        import dagwright.mining
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return getattr(dagwright.mining, name)
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'dagwright' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def mine(

@@ -14,8 +14,8 @@ taken over at once by the next resume in this process.
 
 from __future__ import annotations
 
-import asyncio
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,14 +32,18 @@ from dagwright.events import Hook, RunFinished, RunStarted
 from dagwright.lanes.observe import Observer, wants_events
 from dagwright.results import ExecutionResult
 
-INTERRUPTIONS = (
-    KeyboardInterrupt,
-    SystemExit,
-    GeneratorExit,
-    asyncio.CancelledError,
-    ExecutorClosedError,
-)
-"""What stops a run from outside its tools' failures: the run is recorded interrupted."""
+_INTERRUPTIONS = (KeyboardInterrupt, SystemExit, GeneratorExit, ExecutorClosedError)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` stopped a run from outside its tools' failures (an interrupt, an
+    exit, a closed stream or executor, a cancelled task): the run is recorded
+    interrupted. asyncio is not imported for the check: a ``CancelledError`` exists
+    only once something imported it."""
+    if isinstance(exc, _INTERRUPTIONS):
+        return True
+    aio = sys.modules.get("asyncio")
+    return aio is not None and isinstance(exc, aio.CancelledError)
 
 
 def new_run_id() -> str:
@@ -201,7 +205,7 @@ class Leases:
         journal what it completed and record it ``interrupted``."""
         if run.checkpointer is None or not run.held:
             return
-        if isinstance(exc, INTERRUPTIONS):
+        if interrupted(exc):
             try:
                 self.finish(run, "interrupted")
             except Exception as error:

@@ -71,9 +71,7 @@ def _public_names(module: types.ModuleType) -> list[str]:
         if name.startswith("_"):
             continue
         defined_here = getattr(value, "__module__", None) == module.__name__
-        if (inspect.isclass(value) or inspect.isfunction(value)) and defined_here:
-            found.append(name)
-        elif name.isupper():
+        if ((inspect.isclass(value) or inspect.isfunction(value)) and defined_here) or name.isupper():
             found.append(name)
     return sorted(found)
 

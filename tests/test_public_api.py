@@ -24,7 +24,9 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         before, after = old.get(module, {}), new.get(module, {})
         for name in sorted(set(before) | set(after)):
             if before.get(name) != after.get(name):
-                how = "added" if name not in before else "removed" if name not in after else "changed"
+                how = (
+                    "added" if name not in before else "removed" if name not in after else "changed"
+                )
                 changed.append(f"{module}.{name} ({how})")
     return changed
 

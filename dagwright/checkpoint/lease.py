@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -56,7 +55,12 @@ def _pid_namespace() -> str:
 
 
 def _host_identity() -> str:
-    name = socket.gethostname()
+    if hasattr(os, "uname"):  # what gethostname() returns, without importing socket
+        name = os.uname().nodename
+    else:  # pragma: no cover - Windows
+        import socket
+
+        name = socket.gethostname()
     extra = f"{_read('/proc/sys/kernel/random/boot_id') or ''}/{_pid_namespace()}"
     return f"{name}#{hashlib.sha256(extra.encode()).hexdigest()[:12]}"
 

@@ -11,7 +11,6 @@ in the repository is this schema; regenerate it with::
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
@@ -264,6 +263,8 @@ def schema_text() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python schemas/generate.py [-o FILE]``: print or write the schema."""
+    import argparse
+
     parser = argparse.ArgumentParser(prog="schemas/generate.py")
     parser.add_argument("-o", "--output", help="write the schema to this file")
     options = parser.parse_args(argv)
