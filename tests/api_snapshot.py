@@ -71,7 +71,8 @@ def _public_names(module: types.ModuleType) -> list[str]:
         if name.startswith("_"):
             continue
         defined_here = getattr(value, "__module__", None) == module.__name__
-        if ((inspect.isclass(value) or inspect.isfunction(value)) and defined_here) or name.isupper():
+        kind_ok = inspect.isclass(value) or inspect.isfunction(value)
+        if (kind_ok and defined_here) or name.isupper():
             found.append(name)
     return sorted(found)
 
