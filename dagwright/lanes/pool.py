@@ -46,7 +46,15 @@ T = TypeVar("T")
 
 _STOP = None
 
-_local = threading.local()
+class _Local(threading.local):
+    """What this thread is to the pools: the pool it works for, whether it serves runs.
+    Class defaults, so a thread that is neither reads them without an AttributeError."""
+
+    pool: WorkerPool | None = None
+    serving: bool = False
+
+
+_local = _Local()
 
 
 class Ticket:
@@ -268,7 +276,7 @@ def mark_serving() -> None:
 
 def serving() -> bool:
     """Whether this thread serves runs' calls: waiting here for runs could deadlock."""
-    return getattr(_local, "serving", False) or getattr(_local, "pool", None) is not None
+    return _local.serving or _local.pool is not None
 
 
 def block_worker() -> WorkerPool | None:
@@ -279,7 +287,7 @@ def block_worker() -> WorkerPool | None:
     the pool to hand to :meth:`WorkerPool.unblock` when the wait is over, or ``None``
     when this thread is no pool's worker.
     """
-    pool: WorkerPool | None = getattr(_local, "pool", None)
+    pool = _local.pool
     if pool is None:
         return None
     pool._block()
