@@ -342,9 +342,7 @@ class FlowRetiredError(DagwrightError):
 
     code = "DW-E026"
 
-    def __init__(
-        self, message: str, *, name: str, version: str, hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, name: str, version: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.name = name
         self.version = version
