@@ -56,7 +56,7 @@ from dagwright.errors import (
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
 from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
-from dagwright.registry import FlowRegistry
+from dagwright.registry import FlowRegistry, FlowVersion
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
 from dagwright.tools import Tool, ToolSpec, tool
 
@@ -91,6 +91,7 @@ __all__ = [
     "FlowNotFoundError",
     "FlowRegistry",
     "FlowRetiredError",
+    "FlowVersion",
     "InMemoryCheckpointer",
     "IntegrationUnavailableError",
     "Literal",
