@@ -39,7 +39,7 @@ def load_flow_files(
     from dagwright import FlowRegistry
     from dagwright.errors import FlowDefinitionError
     from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
-    from dagwright.io.lint import registration_file_error
+    from dagwright.io.lint import _registration_file_error
 
     flows = load_flows(files)
     registry = FlowRegistry()
@@ -47,7 +47,7 @@ def load_flow_files(
         try:
             registry.register(each)
         except FlowDefinitionError as exc:  # a version that is not PEP 440, a clash
-            raise registration_file_error(exc, each) from None
+            raise _registration_file_error(exc, each) from None
     use_cwd_imports()
     tools = list(import_tools(modules)) if modules else []
     for each in flows:

@@ -327,7 +327,7 @@ def _registration_error(
         None,
     )
     if first is None:
-        return registration_file_error(exc, flow, path)
+        return _registration_file_error(exc, flow, path)
     return FlowFileError(
         f"flow {flow.name!r} version {flow.version!r} is also defined, differently, in {first}",
         path=path,
@@ -335,7 +335,7 @@ def _registration_error(
     )
 
 
-def registration_file_error(
+def _registration_file_error(
     exc: FlowDefinitionError, flow: Flow, path: str | None = None
 ) -> FlowFileError:
     """``exc``, raised registering ``flow`` (a version that is not PEP 440, a name
