@@ -63,7 +63,7 @@ from dagwright.errors import (
 )
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
-from dagwright.registry import FlowRegistry
+from dagwright.registry import FlowRegistry, FlowVersion
 from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRecord
 from dagwright.tools import Tool, ToolSpec, tool
 
@@ -102,6 +102,7 @@ __all__ = [
     "FlowNotFoundError",
     "FlowRegistry",
     "FlowRetiredError",
+    "FlowVersion",
     "InMemoryCheckpointer",
     "InMemoryStepCache",
     "IntegrationUnavailableError",

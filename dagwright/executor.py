@@ -34,8 +34,6 @@ from typing import Any, TypeVar
 
 from dagwright._execution.journal import Restore
 from dagwright._inputs import RunInputs, prepare_inputs
-from dagwright._json_schema import validating_model
-from dagwright._logging import get_logger
 from dagwright._misuse import (
     check_cache,
     check_max_concurrency,
@@ -44,11 +42,12 @@ from dagwright._misuse import (
     need_checkpointer,
 )
 from dagwright._plan_cache import plan_cache
+from dagwright._resolve import check_runnable, compile_cached, log_deprecated, resolve_flow
 from dagwright._runs import Leases, Run, new_run_id
 from dagwright.cache.protocol import StepCache
 from dagwright.checkpoint.lease import Owner
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
-from dagwright.compiler import CompiledFlow, compile_flow
+from dagwright.compiler import CompiledFlow
 from dagwright.errors import (
     CheckpointMismatchError,
     ExecutorClosedError,
@@ -71,14 +70,15 @@ class FlowExecutor:
     """Runs flows against a fixed set of tools.
 
     ``max_concurrency`` bounds the calls in flight in one run and sizes the shared thread
-    pool (``1`` runs every step in the calling thread). Flows given by name, and sub-flow
-    steps, resolve through ``registry``. ``hooks`` receive the events of every run (see
-    :mod:`dagwright.events`). With a ``checkpointer`` every run is journaled and can be
-    finished after a crash with :meth:`resume`. With a ``cache`` (a
-    :class:`~dagwright.cache.StepCache`), calls of ``cacheable=True`` tools are looked
-    up before they are made and stored after (see :mod:`dagwright.cache`). The
-    ``plan_cache_size`` most recently used compiled plans are kept. Use as a context
-    manager, or call :meth:`close`, to shut the pool down.
+    pool (``1`` runs every step in the calling thread). Flows given by name
+    (``"enrich"``, ``"enrich@2"``), and sub-flow steps, resolve through ``registry``; a
+    retired version starts no run and a deprecated one runs with a warning. ``hooks``
+    receive the events of every run (see :mod:`dagwright.events`). With a
+    ``checkpointer`` every run is journaled and can be finished after a crash with
+    :meth:`resume`. With a ``cache`` (a :class:`~dagwright.cache.StepCache`), calls of
+    ``cacheable=True`` tools are looked up before they are made and stored after (see
+    :mod:`dagwright.cache`). The ``plan_cache_size`` most recently used compiled plans
+    are kept. Use as a context manager, or call :meth:`close`, to shut the pool down.
     """
 
     def __init__(
@@ -165,15 +165,18 @@ class FlowExecutor:
     # ---- compiling ---------------------------------------------------------------------
 
     def resolve(self, flow_or_name: FlowRef) -> Flow:
-        """The flow object for a flow or a registered name (``FlowNotFoundError``)."""
-        if isinstance(flow_or_name, Flow):
-            return flow_or_name
-        if isinstance(flow_or_name, str):
-            return self._registry.get(flow_or_name)
-        raise flow_ref_error(flow_or_name)
+        """The flow object for a flow, a registered name (its latest active version, see
+        ``FlowRegistry.get``) or ``"name@version"`` (that version, whatever its status).
+
+        ``FlowNotFoundError`` for an unknown name or version, ``FlowRetiredError`` for a
+        name whose every released version is retired, ``UsageError`` for anything else.
+        """
+        return resolve_flow(self._registry, flow_or_name)[0]
 
     def compile(self, flow_or_name: FlowRef) -> CompiledFlow:
-        """Compile a flow against this executor's tools (cached; ``FlowCompileError``).
+        """Compile a flow (named as for :meth:`resolve`) against this executor's tools
+        (cached; ``FlowCompileError``). A retired version compiles: only new runs of it
+        are refused.
 
         A plan's warnings are logged once, at WARNING (event ``flow_warnings``), when
         this executor compiles it; with ``strict=True`` they are errors instead. The
@@ -184,30 +187,17 @@ class FlowExecutor:
         """
         if self._closed:
             self._check_open()
-        flow = self.resolve(flow_or_name)
-        key = (
-            flow.definition_digest,
-            validating_model(flow.input_schema),
-            self._registry.generation,
+        return self._compile(self.resolve(flow_or_name))
+
+    def _compile(self, flow: Flow, *, resuming: bool = False) -> CompiledFlow:
+        return compile_cached(
+            self._compiled,
+            flow,
+            tools=self._tools,
+            registry=self._registry,
+            strict=self._strict,
+            resuming=resuming,
         )
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            fresh = compile_flow(
-                flow, tools=self._tools, registry=self._registry, strict=self._strict
-            )
-            # Another thread may have cached this plan first: every caller shares that one.
-            compiled, first = self._compiled.add(key, fresh)
-            if first and compiled.all_warnings:
-                # Logged when the plan is compiled, not per run, so that they are read.
-                get_logger().warning(
-                    "flow_warnings",
-                    flow=flow.name,
-                    version=flow.version,
-                    codes=[d.code for d in compiled.all_warnings],
-                    diagnostics=[d.format() for d in compiled.all_warnings],
-                    record={"diagnostics": compiled.all_warnings},
-                )
-        return compiled
 
     # ---- running -------------------------------------------------------------------
 
@@ -221,8 +211,9 @@ class FlowExecutor:
     ) -> ExecutionResult:
         """Run a flow on the sync lane and return its result.
 
-        Misuse raises at once (``FlowNotFoundError``, ``FlowCompileError``,
-        ``FlowInputError``, ``RunExistsError``, ``UsageError``); a failing step does not
+        Misuse raises at once (``FlowNotFoundError``, ``FlowRetiredError``,
+        ``FlowCompileError``, ``FlowInputError``, ``RunExistsError``, ``UsageError``),
+        before anything is journaled; a failing step does not
         raise: the result has ``success=False`` and ``error`` (see
         ``ExecutionResult.raise_for_error``).
         ``hooks`` are called with this run's events, after the executor's own hooks.
@@ -456,7 +447,12 @@ class FlowExecutor:
         streaming: bool,
     ) -> Run:
         check_run_id(run_id, optional=True)
-        compiled = self.compile(flow_or_name)
+        self._check_open()
+        # One snapshot of the flow and its status: a status change after this does not
+        # reach this run (its plan holds its sub-flows too).
+        flow, status = resolve_flow(self._registry, flow_or_name)
+        check_runnable(flow, status, self._registry)
+        compiled = self._compile(flow)
         data = prepare_inputs(compiled, inputs)
         run_id = run_id if run_id is not None else new_run_id()
         owner = None
@@ -466,6 +462,7 @@ class FlowExecutor:
                 run_id, plan.flow_name, plan.flow_version, plan.digest, data, "running", now, now
             )
             owner = self._leases.begin(self._checkpointer, header)
+        log_deprecated(flow, status, run_id)
         return self._start(compiled, data, run_id, hooks, streaming, None, owner)
 
     def _begin_resume(
@@ -478,8 +475,9 @@ class FlowExecutor:
             raise flow_ref_error(flow, names=False)
         header = checkpointer.header(run_id)
         if flow is None:
+            # Whatever its status: a run that started on a version retired since resumes.
             flow = self._registry.get(header.flow_name, header.flow_version)
-        compiled = self.compile(flow)
+        compiled = self._compile(flow, resuming=True)
         if compiled.plan.digest != header.flow_digest:
             raise CheckpointMismatchError(
                 f"run {run_id!r} was checkpointed with another definition of flow "

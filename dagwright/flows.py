@@ -33,6 +33,7 @@ from pydantic import (
 from dagwright._execution.canonical import NotJSONError, check_json, digest
 from dagwright._json_schema import FlowSchema, JSONSchema, as_flow_schema, schema_json
 from dagwright._models import FrozenModel
+from dagwright._versions import REFERENCE_HINT, reference_name, reference_problem
 from dagwright.errors import FlowDefinitionError
 
 __all__ = [
@@ -241,14 +242,32 @@ class _StepBase(BaseModel):
     def _valid_id(cls, value: str | None) -> str | None:
         return value if value is None else _check_id(value, "step id")
 
+    @field_validator("flow")
+    @classmethod
+    def _valid_reference(cls, value: str | None) -> str | None:
+        # "enrich" or "enrich@2": a malformed reference could never resolve, whatever
+        # the registry holds, so it is refused here rather than at compile time.
+        problem = None if value is None else reference_problem(value)
+        if problem is not None:
+            raise FlowDefinitionError(problem, hint=REFERENCE_HINT)
+        return value
+
     @property
     def target(self) -> str | None:
-        """The tool or sub-flow name this step calls (``None`` when neither is set)."""
-        return self.tool if self.tool is not None else self.flow
+        """The tool name, or the sub-flow's name without its ``@version`` pin, that this
+        step calls (``None`` when neither is set): what a linear flow's default step id
+        is made from."""
+        if self.tool is not None:
+            return self.tool
+        return None if self.flow is None else reference_name(self.flow)
 
 
 class Step(_StepBase):
     """One call of a tool (``tool=``) or of a registered sub-flow (``flow=``).
+
+    ``flow`` is a flow reference: ``"enrich"`` calls the latest active version of
+    ``enrich`` registered when the flow is compiled, ``"enrich@2"`` pins version 2
+    (a PEP 440 version; anything else is a ``FlowDefinitionError``).
 
     ``inputs`` maps tool input fields to sources; a field not mapped is read from the
     context key of the same name. ``outputs`` maps context keys to output fields (to
@@ -265,9 +284,10 @@ class Step(_StepBase):
 class MapStep(_StepBase):
     """Fan-out: run a tool or sub-flow once per item of the list ``over``.
 
-    ``item`` names the input field receiving the item; ``results`` is the context key of
-    the list of per-item outputs (item order); under ``error_policy="collect"``, ``errors``
-    receives the error records of failed items in index order.
+    ``flow`` is a flow reference, as for :class:`Step`. ``item`` names the input field
+    receiving the item; ``results`` is the context key of the list of per-item outputs
+    (item order); under ``error_policy="collect"``, ``errors`` receives the error records
+    of failed items in index order.
     """
 
     kind: ClassVar[str] = "map"
@@ -295,10 +315,11 @@ AnyStep = Annotated[
 class Flow(FrozenModel):
     """A linear flow: each step depends on the one before it.
 
-    Step ids default to the tool (or sub-flow) name, suffixed ``-2``, ``-3``... when a
-    name repeats. With ``input_schema``, run inputs are validated against it; without
-    one, every key read and never written is a required input. ``output_schema`` names
-    what the flow returns when used as a sub-flow.
+    Step ids default to the tool (or sub-flow) name, without a sub-flow's ``@version``
+    pin, suffixed ``-2``, ``-3``... when a name repeats. With ``input_schema``, run
+    inputs are validated against it; without one, every key read and never written is a
+    required input. ``output_schema`` names what the flow returns when used as a
+    sub-flow. ``version`` is text; to be registered it must be a PEP 440 version.
 
     Either schema is a pydantic model class or a JSON Schema object (a mapping, as flow
     files give it): a mapping is copied and checked at construction (JSON values, a

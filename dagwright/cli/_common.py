@@ -39,12 +39,17 @@ def load_flow_files(
     resolve among them), and their tools: those of ``--tools`` ``modules`` and of each
     file's ``tools:`` section, each once, imported from the current directory."""
     from dagwright import FlowRegistry
+    from dagwright.errors import FlowDefinitionError
     from dagwright.io import flow_source, import_tool_paths, import_tools, load_flows
+    from dagwright.io.lint import _registration_file_error
 
     flows = load_flows(files)
     registry = FlowRegistry()
     for each in flows:
-        registry.register(each)
+        try:
+            registry.register(each)
+        except FlowDefinitionError as exc:  # a version that is not PEP 440, a clash
+            raise _registration_file_error(exc, each) from None
     use_cwd_imports()
     tools = list(import_tools(modules)) if modules else []
     for each in flows:

@@ -1,9 +1,10 @@
 """The compile cache: a thread-safe, bounded LRU of successful compilations.
 
 A compilation depends on the flow definition, on every tool the flow and its sub-flows
-reference, and on the sub-flows the registry resolves; the key covers exactly that, so a
-changed tool or a newly registered sub-flow version compiles afresh. Failures are never
-cached: they are cheap to recompute and their findings depend on the call path (DW108).
+reference, and on the sub-flows the registry resolves (their versions and statuses); the
+key covers exactly that, so a changed tool, a newly registered sub-flow version or a
+status change compiles afresh. Failures are never cached: they are cheap to recompute
+and their findings depend on the call path (DW108).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Generic, TypeVar
 
 from dagwright._json_schema import validating_model
 from dagwright.compiler._interfaces import ToolEntry
-from dagwright.errors import FlowNotFoundError
+from dagwright.errors import FlowNotFoundError, FlowRetiredError
 from dagwright.flows import Flow, Step
-from dagwright.registry import FlowRegistry
+from dagwright.registry import FlowRegistry, _admits_retired, _resolve_reference
 
 V = TypeVar("V")
 
@@ -92,28 +93,39 @@ def cache_key(
 
     The flow's definition digest and description (descriptions are outside the digest
     but decide DW404), the model validating its inputs (``validating_model``), the
-    fingerprint of every tool referenced by the flow or any sub-flow it reaches, and the
-    version, digest and description of each such sub-flow.
+    fingerprint of every tool referenced by the flow or any sub-flow it reaches, and,
+    for each sub-flow reference (``"enrich"``, ``"enrich@2"``), the version it resolves
+    to, its status (DW113, DW406; whether a retired one is admitted, as when resuming),
+    its digest and its description. A status change, or a new latest version, makes a
+    new key.
     """
     tool_names: set[str] = set()
-    subflows: dict[str, tuple[str, str, str] | None] = {}
+    subflows: dict[str, tuple[str, str, bool, str, str] | None] = {}
+    admit = registry is not None and _admits_retired(registry)
     pending = [flow]
     while pending:
         current = pending.pop()
         tool_names.update(referenced_tools(current))
         for step in current.steps:
-            name = step.flow
-            if name is None or name in subflows:
+            reference = step.flow
+            if reference is None or reference in subflows:
                 continue
             if registry is None:
-                subflows[name] = None
+                subflows[reference] = None
                 continue
             try:
-                sub = registry.get(name)
-            except FlowNotFoundError:
-                subflows[name] = None
+                entry = _resolve_reference(registry, reference)
+            except (FlowNotFoundError, FlowRetiredError):
+                subflows[reference] = None
                 continue
-            subflows[name] = (sub.version, sub.definition_digest, sub.description)
+            sub = entry.flow
+            subflows[reference] = (
+                entry.version,
+                entry.status,
+                admit and entry.status == "retired",
+                sub.definition_digest,
+                sub.description,
+            )
             pending.append(sub)
     fingerprints = tuple(
         (n, tools[n].fingerprint() if n in tools else None) for n in sorted(tool_names)

@@ -1,10 +1,12 @@
 """Target pass: what each step calls.
 
 Resolves tools and sub-flows (compiling sub-flows recursively), fallbacks and map
-settings. Emits DW104 (unknown tool), DW105 (unknown flow), DW106 (not exactly one of
-tool/flow), DW107 (max_concurrency), DW108 (sub-flow recursion), DW111 (fallback on a
-non-tool step), DW112 (map results and errors sharing a key), and passes on the
-errors of a sub-flow that does not compile.
+settings. A sub-flow reference ``"name@version"`` resolves to that version, a bare
+``"name"`` to the latest active one, through the registry. Emits DW104 (unknown tool),
+DW105 (unknown flow or version), DW106 (not exactly one of tool/flow), DW107
+(max_concurrency), DW108 (sub-flow recursion), DW111 (fallback on a non-tool step),
+DW112 (map results and errors sharing a key), DW113 (retired sub-flow), DW406
+(deprecated sub-flow), and passes on the errors of a sub-flow that does not compile.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import difflib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from dagwright._versions import split_reference
 from dagwright.compiler._interfaces import TargetInterface, tool_interface
 from dagwright.compiler._state import Analysis, StepState
 from dagwright.compiler.diagnostics import Diagnostic
-from dagwright.errors import FlowNotFoundError
+from dagwright.errors import FlowNotFoundError, FlowRetiredError
 from dagwright.flows import Flow, MapStep, Step
-from dagwright.registry import FlowRegistry
+from dagwright.registry import FlowRegistry, FlowVersion, _admits_retired, _resolve_reference
 
 if TYPE_CHECKING:
     from dagwright.compiler._compile import CompiledFlow
@@ -99,52 +102,46 @@ def _resolve_tool(
 def _resolve_flow(
     analysis: Analysis,
     state: StepState,
-    name: str,
+    reference: str,
     *,
     registry: FlowRegistry | None,
     stack: tuple[str, ...],
     compile_sub: SubCompiler,
     failed: set[str],
 ) -> None:
-    state.target = name
+    # Keyed by the reference as written ("enrich", "enrich@2"): the plan's target, the
+    # records and CompiledFlow.subflows all name a sub-flow that way.
+    state.target = reference
+    name, pinned = split_reference(reference)
     if name in stack:
         path = " -> ".join((*stack, name))
         analysis.report(
             "DW108",
             f"calls flow {name!r} recursively: {path}",
             step=state,
-            hint="a flow may not call itself, directly or through sub-flows; "
-            "factor the shared steps into a separate flow",
+            hint="a flow may not call itself (any version of it), directly or through "
+            "sub-flows; factor the shared steps into a separate flow",
             at=("flow",),
         )
         return
     if registry is None:
         analysis.report(
             "DW105",
-            f"calls sub-flow {name!r} but no registry was given",
+            f"calls sub-flow {reference!r} but no registry was given",
             step=state,
             hint="register the sub-flow in a FlowRegistry and pass `registry=`",
             at=("flow",),
         )
         return
-    compiled = analysis.subflows.get(name)
-    if compiled is None and name not in failed:
-        try:
-            flow = registry.get(name)
-        except FlowNotFoundError:
-            analysis.report(
-                "DW105",
-                f"calls unknown flow {name!r}",
-                step=state,
-                hint=f"{_known([f.name for f in registry], name)}register the sub-flow "
-                "with FlowRegistry.register(flow)",
-                at=("flow",),
-            )
-            failed.add(name)
+    compiled = analysis.subflows.get(reference)
+    if compiled is None and reference not in failed:
+        entry = _sub_entry(analysis, state, reference, name, pinned, registry)
+        if entry is None:
+            failed.add(reference)
             return
-        result = compile_sub(flow)
+        result = compile_sub(entry.flow)
         if isinstance(result, Sequence):
-            failed.add(name)
+            failed.add(reference)
             for inner in result:
                 if inner.severity != "error":
                     continue
@@ -153,7 +150,7 @@ def _resolve_flow(
                     Diagnostic(
                         code=inner.code,
                         severity="error",
-                        message=f"in sub-flow {name!r}{where}: {inner.message}",
+                        message=f"in sub-flow {reference!r}{where}: {inner.message}",
                         step_id=state.id,
                         hint=inner.hint,
                         location=("steps", state.index, "flow"),
@@ -161,10 +158,89 @@ def _resolve_flow(
                 )
             return
         compiled = result
-        analysis.subflows[name] = compiled
+        analysis.subflows[reference] = compiled
     if compiled is not None:
         state.subflow = compiled
         state.interface = compiled.interface
+
+
+def _sub_entry(
+    analysis: Analysis,
+    state: StepState,
+    reference: str,
+    name: str,
+    pinned: str | None,
+    registry: FlowRegistry,
+) -> FlowVersion | None:
+    """The registry entry ``reference`` resolves to, its status judged (DW113 for a
+    retired one, DW406 for a deprecated one); ``None``, reported, when it cannot run."""
+    try:
+        entry = _resolve_reference(registry, reference)
+    except FlowRetiredError:
+        analysis.report(
+            "DW113",
+            f"calls flow {name!r}, whose every released version is retired "
+            f"({_listing(registry, name)})",
+            step=state,
+            hint=f"pin a version, as {name}@<version>, or set one active with "
+            "FlowRegistry.set_status",
+            at=("flow",),
+        )
+        return None
+    except FlowNotFoundError:
+        if name not in registry:
+            analysis.report(
+                "DW105",
+                f"calls unknown flow {name!r}",
+                step=state,
+                hint=f"{_known(sorted({f.name for f in registry}), name)}register the "
+                "sub-flow with FlowRegistry.register(flow)",
+                at=("flow",),
+            )
+        elif pinned is not None:
+            analysis.report(
+                "DW105",
+                f"calls flow {name!r} version {pinned!r}, which is not registered",
+                step=state,
+                hint=f"registered versions of {name!r}: {_listing(registry, name)}; pin one "
+                f"of them, or register version {pinned!r}",
+                at=("flow",),
+            )
+        else:
+            analysis.report(
+                "DW105",
+                f"calls flow {name!r}, which has only draft versions ({_listing(registry, name)})",
+                step=state,
+                hint=f"a draft runs only when pinned, as {name}@<version>; or make a "
+                "version active with FlowRegistry.set_status",
+                at=("flow",),
+            )
+        return None
+    if entry.status == "retired" and not _admits_retired(registry):
+        analysis.report(
+            "DW113",
+            f"calls flow {name!r} version {entry.version!r}, which is retired",
+            step=state,
+            hint=f"pin another version of {name!r} ({_listing(registry, name)}), or set this "
+            "one active again with FlowRegistry.set_status",
+            at=("flow",),
+        )
+        return None
+    if entry.status == "deprecated":
+        why = "" if pinned is not None else f" (no version of {name!r} is active)"
+        analysis.report(
+            "DW406",
+            f"calls flow {name!r} version {entry.version!r}, which is deprecated{why}",
+            step=state,
+            hint=f"pin an active version of {name!r} ({_listing(registry, name)}) before "
+            "this one is retired",
+            at=("flow",),
+        )
+    return entry
+
+
+def _listing(registry: FlowRegistry, name: str) -> str:
+    return ", ".join(f"{e.version} ({e.status})" for e in registry.versions(name))
 
 
 def _check_map(analysis: Analysis, state: StepState, step: MapStep) -> None:

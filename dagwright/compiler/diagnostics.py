@@ -100,8 +100,10 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "DW105",
         "error",
         "unknown flow",
-        "A sub-flow step names a flow that the registry does not hold, or no registry "
-        "was given. Register the sub-flow and pass `registry=`.",
+        "A sub-flow step names a flow that the registry does not hold, a pinned version "
+        "(`enrich@3`) it does not hold (the hint lists the registered versions), a bare "
+        "name with only draft versions, or no registry was given. Register the sub-flow "
+        "and pass `registry=`, or pin a registered version.",
     ),
     DiagnosticCode(
         "DW106",
@@ -153,6 +155,15 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "`results` or `errors` key equal to the `over` key is allowed (the list is read "
         "before it is overwritten) and judged by the collision rules like any other write "
         "(`DW301`, `DW302`).",
+    ),
+    DiagnosticCode(
+        "DW113",
+        "error",
+        "retired sub-flow",
+        "A sub-flow step names a flow version whose registry status is `retired` (pinned, "
+        'as `flow="enrich@1"`, or a bare name whose every released version is retired). '
+        "Pin an active version, or set one active with `FlowRegistry.set_status`. Resuming "
+        "a run that started before the version was retired still compiles it.",
     ),
     # ---- DW2xx: data flow ----
     DiagnosticCode(
@@ -286,6 +297,14 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "A required flow input's name is close to a key some step writes (`result` while "
         'a step writes `results`): the message asks "did you mean `results`?". Read the '
         "written key (and depend on its writer), or rename the input if it is meant.",
+    ),
+    DiagnosticCode(
+        "DW406",
+        "warning",
+        "deprecated sub-flow",
+        "A sub-flow step resolves to a flow version whose registry status is `deprecated` "
+        "(pinned, or the latest when no version of it is active). It still runs; move the "
+        "step to an active version before this one is retired.",
     ),
 )
 

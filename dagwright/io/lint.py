@@ -26,22 +26,34 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dagwright._source import SourceMap
+from dagwright._versions import parse_version
 from dagwright.compiler import CODES, Diagnostic, compile_flow
 from dagwright.errors import (
     FlowCompileError,
     FlowDefinitionError,
     FlowFileError,
+    FlowNotFoundError,
+    FlowRetiredError,
     UsageError,
 )
 from dagwright.flows import Flow
 from dagwright.io.files import flow_source, load_flow
-from dagwright.registry import _TOOL_FREE, FlowRegistry
+from dagwright.registry import _TOOL_FREE, FlowRegistry, _resolve_reference
 from dagwright.tools import Tool, ToolSpec
 
-TOOL_FREE_CODES: frozenset[str] = _TOOL_FREE | {"DW105", "DW108", "DW112", "DW401", "DW404"}
+TOOL_FREE_CODES: frozenset[str] = _TOOL_FREE | {
+    "DW105",
+    "DW108",
+    "DW112",
+    "DW113",
+    "DW401",
+    "DW404",
+    "DW406",
+}
 """Codes whose verdict needs no tool: those the registry checks without tools, plus the
-ones that need only the other flows, which lint has (unknown sub-flow ``DW105``, call
-cycles ``DW108``), map keys (``DW112``), unreachable steps (``DW401``) and the flow's
+ones that need only the other flows, which lint has (unknown sub-flow or version
+``DW105``, call cycles ``DW108``, retired and deprecated sub-flows ``DW113`` and
+``DW406``), map keys (``DW112``), unreachable steps (``DW401``) and the flow's
 description (``DW404``)."""
 
 FILE_ERROR_CODE = FlowFileError.code
@@ -170,11 +182,14 @@ def parse_codes(selectors: Iterable[str], option: str = "select") -> tuple[str, 
         for raw in chunk.replace(",", " ").split():
             code = raw.strip().upper()
             if not any(known.startswith(code) for known in CODES):
-                close = difflib.get_close_matches(code, list(CODES), n=1, cutoff=0.5)
+                # A letter O typed for a zero is the usual slip; else the closest code.
+                close = [code.replace("O", "0")] if code.replace("O", "0") in CODES else []
+                close = close or difflib.get_close_matches(code, list(CODES), n=1, cutoff=0.5)
                 tip = f"did you mean {close[0]!r}? " if close else ""
                 raise UsageError(
                     f"{option}: unknown diagnostic code or prefix {raw!r}",
-                    hint=f"{tip}codes are DW101-DW405, listed in docs/reference/diagnostics.md",
+                    hint=f"{tip}codes are {min(CODES)}-{max(CODES)}, listed in "
+                    "docs/reference/diagnostics.md",
                 )
             found.append(code)
     return tuple(dict.fromkeys(found))
@@ -261,18 +276,8 @@ def lint_loaded(
     for path, flow in loaded:
         try:
             registry.register(flow)
-        except FlowDefinitionError:
-            first = next(
-                e.path for e in linted if (e.flow.name, e.flow.version) == (flow.name, flow.version)
-            )
-            errors.append(
-                FlowFileError(
-                    f"flow {flow.name!r} version {flow.version!r} is also defined, "
-                    f"differently, in {first}",
-                    path=path,
-                    hint="give each flow its own name, or a new version",
-                )
-            )
+        except FlowDefinitionError as exc:
+            errors.append(_registration_error(exc, path, flow, linted))
             continue
         linted.append(_Linted(path, flow))
     for entry in linted:
@@ -306,6 +311,46 @@ def lint_loaded(
     )
 
 
+def _registration_error(
+    exc: FlowDefinitionError, path: str, flow: Flow, linted: Sequence[_Linted]
+) -> FlowFileError:
+    """A file whose flow the registry refused: a version defined differently in an
+    earlier file (PEP 440 equal: ``1`` and ``1.0`` are one version), or a version or
+    name the registry never takes (positioned at that key)."""
+    key = parse_version(flow.version)
+    first = next(
+        (
+            e.path
+            for e in linted
+            if e.flow.name == flow.name and key is not None and parse_version(e.flow.version) == key
+        ),
+        None,
+    )
+    if first is None:
+        return _registration_file_error(exc, flow, path)
+    return FlowFileError(
+        f"flow {flow.name!r} version {flow.version!r} is also defined, differently, in {first}",
+        path=path,
+        hint="give each flow its own name, or a new version",
+    )
+
+
+def _registration_file_error(
+    exc: FlowDefinitionError, flow: Flow, path: str | None = None
+) -> FlowFileError:
+    """``exc``, raised registering ``flow`` (a version that is not PEP 440, a name
+    holding ``@``, another definition of its version), as a file error at the file
+    ``flow`` was read from, positioned at its ``version`` or ``name`` when that is the
+    cause."""
+    source = flow_source(flow)
+    path = path if path is not None else (source.path if source is not None else None)
+    line = col = None
+    if source is not None:
+        at = "name" if "flow name" in exc.message else "version"
+        line, col = source.position((at,))
+    return FlowFileError(exc.message, path=path, line=line, col=col, hint=exc.hint)
+
+
 def _file_error_key(error: FlowFileError) -> tuple[str, int, int]:
     return (error.path or "", error.line or 0, error.col or 0)
 
@@ -321,14 +366,19 @@ def _reported_by_subflow(
     location = d.location
     if len(location) != 3 or location[0] != "steps" or location[2] != "flow":
         return False
-    name = calls.get(location[1]) if isinstance(location[1], int) else None
-    if name is None or name not in registry:
+    reference = calls.get(location[1]) if isinstance(location[1], int) else None
+    if reference is None:
         return False
-    sub = registry.get(name)
+    try:
+        sub = _resolve_reference(registry, reference).flow
+    except (FlowNotFoundError, FlowRetiredError):
+        return False
     entry = by_name.get((sub.name, sub.version))
     if entry is None:
         return False
-    return any(inner.code == d.code and _propagated(d.message, name, inner) for inner in entry.raw)
+    return any(
+        inner.code == d.code and _propagated(d.message, reference, inner) for inner in entry.raw
+    )
 
 
 def lint_files(

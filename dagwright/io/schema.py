@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from dagwright._versions import SEPARATOR, VERSION_PATTERN
 from dagwright.flows import STEP_ID, MapStep, RetryPolicy, Step
 from dagwright.io._build import FORMAT_VERSION, TOOL_PATH
 
@@ -26,6 +27,11 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 _NAME = {"type": "string", "minLength": 1}
 _ID = {"type": "string", "pattern": f"^{STEP_ID.pattern}$"}
+_PIN = f"(?:{SEPARATOR}{VERSION_PATTERN})?"
+_REFERENCE = {"type": "string", "pattern": f"^[^{SEPARATOR}]+{_PIN}$"}
+"""A flow reference: ``name`` or ``name@version`` (a PEP 440 version)."""
+_ID_REFERENCE = {"type": "string", "pattern": f"^{STEP_ID.pattern}{_PIN}$"}
+"""A flow reference whose name is a step id (a linear flow's default id comes from it)."""
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -41,8 +47,10 @@ def _common_step_properties() -> dict[str, Any]:
         },
         "tool": {**_nullable({"type": "string"}), "description": "The tool this step calls."},
         "flow": {
-            **_nullable({"type": "string"}),
-            "description": "The sub-flow this step calls (defined in another file).",
+            **_nullable(_REFERENCE),
+            "description": "The sub-flow this step calls (defined in another file): its "
+            "name, for its latest active version, or name@version (a PEP 440 version) to "
+            "pin one.",
         },
         "inputs": {
             "type": "object",
@@ -175,7 +183,11 @@ def _build() -> dict[str, Any]:
                 "edges only from depends_on, every step has an id.",
             },
             "name": {**_NAME, "description": "The flow's name."},
-            "version": {"type": "string", "description": "The flow's version (text)."},
+            "version": {
+                "type": "string",
+                "description": "The flow's version (text): a PEP 440 version such as '1' "
+                "or '2.0rc1' to be registered.",
+            },
             "description": {"type": "string", "description": "What the flow does."},
             "on_context_collision": {
                 "enum": ["overwrite", "warn", "error"],
@@ -212,7 +224,7 @@ def _build() -> dict[str, Any]:
                     {
                         "properties": {
                             "tool": {"type": "null"},
-                            "flow": {"anyOf": [_ID, {"type": "null"}]},
+                            "flow": {"anyOf": [_ID_REFERENCE, {"type": "null"}]},
                         }
                     },
                 ],

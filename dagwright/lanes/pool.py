@@ -46,6 +46,7 @@ T = TypeVar("T")
 
 _STOP = None
 
+
 class _Local(threading.local):
     """What this thread is to the pools: the pool it works for, whether it serves runs.
     Class defaults, so a thread that is neither reads them without an AttributeError."""

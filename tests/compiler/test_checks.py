@@ -33,6 +33,12 @@ LOOP = Flow("loop", [Step(flow="loop")], description="Calls itself.")
 PING = Flow("ping", [Step(flow="pong")], description="Calls pong.")
 PONG = Flow("pong", [Step(flow="ping")], description="Calls ping.")
 REGISTRY = FlowRegistry([SUB, LOOP, PING, PONG])
+# "aged" has a retired version 1, a deprecated 2 and an active 3.
+for _version, _status in (("1", "retired"), ("2", "deprecated"), ("3", "active")):
+    REGISTRY.register(
+        Flow("aged", [Step(tool="double")], version=_version, description="Doubles n."),
+        status=_status,
+    )
 
 
 RESULT: dict[str, str | Literal] = {"score": "result"}
@@ -163,6 +169,15 @@ CASES = [
         Flow("f", [Step(tool="listing"), _map(results="r", errors="r")]),
         Flow("f", [Step(tool="listing"), _map(results="r", errors="r_errors")]),
         says="both write key 'r'",
+    ),
+    Case(
+        "DW113",
+        "error",
+        "aged",
+        Flow("f", [Step(flow="aged@1")]),
+        Flow("f", [Step(flow="aged@3")]),
+        registry=REGISTRY,
+        says="'aged' version '1', which is retired",
     ),
     Case(
         "DW201",
@@ -306,6 +321,15 @@ CASES = [
         Flow("f", [Step(tool="listing"), _map(over="item")]),
         Flow("f", [Step(tool="listing"), _map(over="items")]),
         says="did you mean `items`?",
+    ),
+    Case(
+        "DW406",
+        "warning",
+        "aged",
+        Flow("f", [Step(flow="aged@2")]),
+        Flow("f", [Step(flow="aged")]),
+        registry=REGISTRY,
+        says="'aged' version '2', which is deprecated",
     ),
 ]
 

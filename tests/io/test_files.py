@@ -350,7 +350,10 @@ def steps(draw: st.DrawFn, *, linear: bool) -> Step | MapStep:
     if which in ("tool", "both"):
         tool = draw(target)
     if which in ("flow", "both"):
-        flow = draw(target)
+        # A sub-flow reference: a name without "@", pinned to a PEP 440 version or not.
+        flow = draw(target.filter(lambda name: "@" not in name))
+        if draw(st.booleans()):
+            flow += "@" + draw(st.sampled_from(["1", "2.0rc1", "1.0.post1", "10"]))
     if which == "both" and linear and step_id is None:
         flow = tool  # the default id comes from the tool
     common = {

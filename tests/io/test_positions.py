@@ -122,6 +122,12 @@ CASES: dict[str, str] = {
             error_policy: collect
             depends_on: [a]
         """,
+    "DW113": DAG
+    + """
+        steps:
+          - id: a
+            @flow: aged@1
+        """,
     "DW201": DAG
     + """
         steps:
@@ -275,6 +281,11 @@ CASES: dict[str, str] = {
             inputs: {@result: results}
             depends_on: [a]
         """,
+    "DW406": LINEAR
+    + """
+        steps:
+          - @flow: aged@2
+        """,
 }
 
 
@@ -298,6 +309,11 @@ REGISTRY = FlowRegistry(
         Flow("loop", [Step(tool="double")]),
     ]
 )
+for _version, _status in (("1", "retired"), ("2", "deprecated")):
+    REGISTRY.register(
+        Flow("aged", [Step(tool="double")], version=_version, description="Doubles n."),
+        status=_status,
+    )
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
