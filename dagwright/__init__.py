@@ -69,12 +69,16 @@ from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRec
 from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
+    from dagwright._inputs import RunInputs
+    from dagwright.executor import FlowRef
     from dagwright.mining import MinedFlow, MiningReport
+    from dagwright.profiling import BenchReport, TimelineBar
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AttemptRecord",
+    "BenchReport",
     "CacheEntry",
     "CacheError",
     "CacheKey",
@@ -127,6 +131,7 @@ __all__ = [
     "StepRecord",
     "StepTimeoutError",
     "SubflowError",
+    "TimelineBar",
     "Tool",
     "ToolDefinitionError",
     "ToolExecutionError",
@@ -138,6 +143,7 @@ __all__ = [
     "TraceFileError",
     "UsageError",
     "__version__",
+    "bench",
     "compile_flow",
     "dump_flow",
     "flow_json_schema",
@@ -150,15 +156,36 @@ __all__ = [
 
 
 _LAZY = {"MinedFlow", "MiningReport"}
+_PROFILING = {"BenchReport", "TimelineBar"}
 
 
 def __getattr__(name: str) -> Any:
-    # Mining (and the trace readers it uses) load on first use, not with the package.
+    # Mining (and the trace readers it uses) and profiling load on first use, not with
+    # the package.
     if name in _LAZY:
         import dagwright.mining
 
         return getattr(dagwright.mining, name)
+    if name in _PROFILING:
+        import dagwright.profiling
+
+        return getattr(dagwright.profiling, name)
     raise AttributeError(f"module 'dagwright' has no attribute {name!r}")
+
+
+def bench(
+    executor: FlowExecutor,
+    flow: FlowRef,
+    inputs: RunInputs = None,
+    *,
+    repeat: int = 10,
+    warmup: int = 1,
+) -> BenchReport:
+    """Measure ``repeat`` runs of ``flow`` after ``warmup`` unmeasured ones: see
+    :func:`dagwright.profiling.bench`."""
+    from dagwright.profiling import bench as _bench
+
+    return _bench(executor, flow, inputs, repeat=repeat, warmup=warmup)
 
 
 def mine(
