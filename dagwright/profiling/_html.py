@@ -98,6 +98,12 @@ def _tooltip(bar: TimelineBar) -> str:
     return "\n".join(lines)
 
 
+def _label_chars(bar: TimelineBar) -> int:
+    """How many characters the row's label takes, indentation included."""
+    name, calls = _label(bar)
+    return 2 * bar.depth + len(name) + (len(calls) + 1 if calls else 0)
+
+
 def _clip(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: max(1, chars - 1)] + "\u2026"
 
@@ -116,8 +122,7 @@ def timeline_html(
     span = max([*ends, wall_s or 0.0, 1e-6])
     step = _tick_step(span)
     span = math.ceil(span / step - 1e-9) * step
-    longest = max((len(a) + len(b) + 2 + 2 * bar.depth for bar in bars for a, b in [_label(bar)]),
-                  default=10)  # fmt: skip
+    longest = max((_label_chars(bar) for bar in bars), default=10)
     label_w = int(min(420, max(180, longest * _CHAR + 24)))
     width = _WIDTH
     plot = _WIDTH - label_w - _RIGHT

@@ -185,3 +185,33 @@ def test_the_timeline_is_written_atomically(report: BenchReport, tmp_path: Path)
     with pytest.raises(OSError) as caught:
         report.write_timeline(tmp_path / "missing" / "run.html")
     assert caught.value.filename == str(tmp_path / "missing" / "run.html")
+
+
+def test_sub_flow_steps_have_their_own_rows_on_the_page() -> None:
+    flow, registry = with_subflow()
+    with FlowExecutor(TOOLS, registry=registry) as executor:
+        report = dagwright.bench(executor, flow, repeat=1, warmup=0)
+    page = parse(report.timeline_html())
+    assert list(page.bars) == ["first", "inner", "inner/one", "inner/two", "side", "last"]
+    assert {bar["data-kind"] for bar in page.bars.values()} == {"tool", "flow"}
+    assert "flow: pair" in page.titles["inner"]
+    outlined = [path for path, bar in page.bars.items() if "critical" in bar["class"].split()]
+    assert outlined == ["first", "inner/one", "inner/two", "last"]
+
+
+def test_cancelled_records_have_their_colour_with_or_without_times() -> None:
+    from dagwright.profiling._html import timeline_html
+
+    def bar(path: str, start: float | None, end: float | None) -> TimelineBar:
+        return TimelineBar(
+            path, path, None, None, 0, "tool", "t", None, "cancelled", False, start, end,
+            0 if start is None else 1, 2, "DW-E105", "StepCancelledError", "cancelled",
+        )  # fmt: skip
+
+    page = parse(timeline_html([bar("ran", 0.0, 0.01), bar("never", None, None)], title="t"))
+    assert {path: b["data-status"] for path, b in page.bars.items()} == {
+        "ran": "cancelled",
+        "never": "cancelled",
+    }
+    assert "band" in page.bars["never"]["class"].split()
+    assert "band" not in page.bars["ran"]["class"].split()
