@@ -68,13 +68,17 @@ from dagwright.results import AttemptRecord, ErrorInfo, ExecutionResult, StepRec
 from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
+    from dagwright._inputs import RunInputs
+    from dagwright.executor import FlowRef
     from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
     from dagwright.mining import MinedFlow, MiningReport
+    from dagwright.profiling import BenchReport, TimelineBar
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AttemptRecord",
+    "BenchReport",
     "CacheEntry",
     "CacheError",
     "CacheKey",
@@ -128,6 +132,7 @@ __all__ = [
     "StepRecord",
     "StepTimeoutError",
     "SubflowError",
+    "TimelineBar",
     "Tool",
     "ToolDefinitionError",
     "ToolExecutionError",
@@ -139,6 +144,7 @@ __all__ = [
     "TraceFileError",
     "UsageError",
     "__version__",
+    "bench",
     "compile_flow",
     "dump_flow",
     "flow_json_schema",
@@ -153,13 +159,15 @@ __all__ = [
 _LAZY = {
     "MinedFlow": "dagwright.mining",
     "MiningReport": "dagwright.mining",
+    "BenchReport": "dagwright.profiling",
+    "TimelineBar": "dagwright.profiling",
     "dump_flow": "dagwright.io",
     "flow_json_schema": "dagwright.io",
     "load_flow": "dagwright.io",
     "load_tool_manifest": "dagwright.io",
 }
 """Public names whose modules load on first use, not with the package: flow files and
-manifests (``dagwright.io``), mining (and the trace readers it uses)."""
+manifests (``dagwright.io``), mining (and the trace readers it uses), profiling."""
 
 
 def __getattr__(name: str) -> Any:
@@ -175,6 +183,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+def bench(
+    executor: FlowExecutor,
+    flow: FlowRef,
+    inputs: RunInputs = None,
+    *,
+    repeat: int = 10,
+    warmup: int = 1,
+) -> BenchReport:
+    """Measure ``repeat`` runs of ``flow`` after ``warmup`` unmeasured ones: see
+    :func:`dagwright.profiling.bench`."""
+    from dagwright.profiling import bench as _bench
+
+    return _bench(executor, flow, inputs, repeat=repeat, warmup=warmup)
 
 
 def mine(

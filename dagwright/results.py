@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from dagwright._execution.canonical import digest as _digest
 from dagwright.errors import RunFailedError
+
+if TYPE_CHECKING:
+    from dagwright.profiling import TimelineBar
 
 StepStatus = Literal["completed", "failed", "skipped", "cancelled"]
 AttemptStatus = Literal["completed", "failed", "cancelled"]
@@ -311,6 +314,16 @@ class ExecutionResult:
             if record.step_id == step_id:
                 return record
         raise KeyError(step_id)
+
+    def timeline(self, origin: float | None = None) -> list[TimelineBar]:
+        """The run's records as timeline bars, pure data in canonical order: a bar per
+        step, map instance and sub-flow step, with its path, tool, status, start and end
+        in seconds from ``origin`` (a wall-clock time; by default the earliest recorded
+        start), attempts, cache hit, input size and error. See
+        :func:`dagwright.profiling.timeline`."""
+        from dagwright.profiling._timeline import timeline
+
+        return timeline(self, origin)
 
     def raise_for_error(self) -> ExecutionResult:
         """Raise :class:`RunFailedError` if the run failed; return ``self`` otherwise.

@@ -37,6 +37,7 @@ MODULES = (
     "dagwright.io",
     "dagwright.mcp",
     "dagwright.mining",
+    "dagwright.profiling",
     "dagwright.results",
     "dagwright.tools",
     "dagwright.traces",

@@ -144,6 +144,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(module="run", parser=run)
 
+    bench = commands.add_parser(
+        "bench",
+        parents=[common],
+        help="measure a flow file over repeated runs",
+        description="Run the flow in the first FILE --warmup times unmeasured, then "
+        "--repeat times measured, with no run store (a benchmark measures the flow, not "
+        "the store), and print per step p50/p95 durations, the wall time, the time inside "
+        "tools, the critical path, dagwright's overhead and the utilisation of the call "
+        "slots. Every run must succeed; runs with different digests are reported as "
+        "nondeterministic.",
+        epilog="exit codes: 0 every run succeeded, 1 a run failed, 2 unusable input",
+    )
+    bench.add_argument(
+        "files", nargs="+", metavar="FILE", help="the flow to run, then its sub-flow files"
+    )
+    bench.add_argument(
+        "--input", metavar="JSON|@FILE", help="the runs' inputs: a JSON object, or @file.json"
+    )
+    bench.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--repeat", type=int, default=10, metavar="N", help="measured runs (default 10)"
+    )
+    bench.add_argument(
+        "--warmup", type=int, default=1, metavar="N",
+        help="runs before those, not measured (default 1)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--max-concurrency", type=int, default=8, metavar="N", help="calls at once (default 8)"
+    )
+    bench.add_argument(
+        "--timeline", metavar="FILE.html",
+        help="write the median run's timeline there: one self-contained HTML page",
+    )  # fmt: skip
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    bench.set_defaults(module="bench", parser=bench)
+
     serve = commands.add_parser(
         "serve",
         parents=[common],
