@@ -87,3 +87,18 @@ def live() -> Iterator[Callable[[], Owner]]:
     yield make
     for owner in made:
         leases.drop(owner)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """``cli("runs", "list", ...)``: the ``dagwright`` command's ``main(argv)`` in this
+    process; returns (exit code, stdout, stderr)."""
+    from dagwright.cli import main
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke

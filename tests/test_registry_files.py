@@ -10,7 +10,6 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from dagwright import FlowFileError, dump_flow, flow_json_schema, load_flow
-from dagwright.cli import main
 from dagwright.io import lint_files
 from tests.cli.conftest import Cli
 from tests.cli.flows import write
@@ -18,19 +17,6 @@ from tests.cli.flows import write
 pytestmark = pytest.mark.timeout(120)
 
 TOOLS = ("--tools", "tests.cli.cli_tools")
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``cli("run", ...)``: the command in this process; (code, out, err)."""
-
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def branches(version: str, second: str = "square") -> str:

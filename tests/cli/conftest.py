@@ -12,25 +12,11 @@ from pathlib import Path
 import pytest
 
 from dagwright import DAGFlow, FlowExecutor, SQLiteCheckpointer, Step
-from dagwright.cli import main
 from tests.cli.cli_tools import TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``cli("runs", "list", ...)``: ``main(argv)`` in this process; (code, out, err)."""
-
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def script() -> str:
