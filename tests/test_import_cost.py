@@ -8,7 +8,9 @@ import sys
 import pytest
 
 DEFERRED = ("asyncio", "dagwright.io", "argparse", "dagwright.mining", "dagwright.traces",
-            "jsonschema", "structlog", "networkx", "yaml", "dagwright.lanes.aio")  # fmt: skip
+            "jsonschema", "structlog", "networkx", "yaml", "dagwright.lanes.aio",
+            "dagwright.compiler._graph", "dagwright.compiler._typecheck",
+            "dagwright.profiling")  # fmt: skip
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -18,22 +18,12 @@ from dagwright._execution.canonical import digest as canonical_digest
 from dagwright._execution.plan import Plan
 from dagwright._source import SourceMap, slot_of, source_of
 from dagwright.compiler._cache import MAXSIZE, LRUCache, cache_key, referenced_tools
-from dagwright.compiler._context import check_context, written_keys
-from dagwright.compiler._flow_schemas import derived_input_schema, derived_output_schema
-from dagwright.compiler._graph import build_edges, build_steps, default_ids
-from dagwright.compiler._hygiene import check_hygiene
 from dagwright.compiler._interfaces import (
     TargetInterface,
     ToolEntry,
     flow_interface,
     normalize_tools,
 )
-from dagwright.compiler._plan_builder import build_plan, output_keys
-from dagwright.compiler._reads import resolve_reads
-from dagwright.compiler._state import Analysis
-from dagwright.compiler._targets import resolve_targets
-from dagwright.compiler._typecheck import check_types
-from dagwright.compiler._writes import resolve_writes
 from dagwright.compiler.diagnostics import Diagnostic
 from dagwright.errors import FlowCompileError
 from dagwright.flows import Flow
@@ -41,6 +31,7 @@ from dagwright.registry import FlowRegistry
 from dagwright.tools import Tool, ToolSpec
 
 if TYPE_CHECKING:
+    from dagwright.compiler._state import Analysis
     from dagwright.results import ExecutionResult
 
 
@@ -132,6 +123,8 @@ class CompiledFlow:
         A sub-flow's warning is prefixed ``in sub-flow '<name>'`` and attached to the
         first step that calls it, as its errors are.
         """
+        from dagwright.compiler._graph import default_ids
+
         found = list(self.warnings)
         declared = {step_id: index for index, step_id in enumerate(default_ids(self.flow))}
         callers: dict[str, str] = {}
@@ -257,6 +250,16 @@ def _compile(
     if cached is not None:
         return cached
     inner_stack = (*stack, flow.name)
+    # The passes load with the first compile, not with `import dagwright`: a process
+    # that only runs flows it compiled elsewhere, or reads stored runs, never needs them.
+    from dagwright.compiler._context import check_context
+    from dagwright.compiler._graph import build_edges, build_steps
+    from dagwright.compiler._hygiene import check_hygiene
+    from dagwright.compiler._reads import resolve_reads
+    from dagwright.compiler._state import Analysis
+    from dagwright.compiler._targets import resolve_targets
+    from dagwright.compiler._typecheck import check_types
+    from dagwright.compiler._writes import resolve_writes
 
     def compile_sub(sub: Flow) -> CompiledFlow | Sequence[Diagnostic]:
         return _compile(sub, tools, registry, inner_stack)
@@ -276,6 +279,10 @@ def _compile(
 
 
 def _finish(analysis: Analysis) -> CompiledFlow:
+    from dagwright.compiler._context import written_keys
+    from dagwright.compiler._flow_schemas import derived_input_schema, derived_output_schema
+    from dagwright.compiler._plan_builder import build_plan, output_keys
+
     flow = analysis.flow
     used = referenced_tools(flow)
     digest = canonical_digest(
