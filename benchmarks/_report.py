@@ -182,7 +182,7 @@ def markdown(results: list[Result], meta: dict[str, Any]) -> str:
     ]
     lines.extend("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body)
     lines.append("")
-    lines.extend(f"[{i}] {text}" for i, text in enumerate(notes, 1))
+    lines.extend(f"* [{i}] {text}" for i, text in enumerate(notes, 1))
     lines += ["", summary(results), ""]
     return "\n".join(lines)
 
