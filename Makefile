@@ -10,7 +10,7 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench api-snapshot clean
+.PHONY: demo test lint bench compare api-snapshot clean
 
 ifeq ($(strip $(PYTHON)),)
 $(BIN)/python:
@@ -52,6 +52,12 @@ test: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/pytest benchmarks --benchmark-enable --benchmark-only -p no:cacheprovider
+
+# DESIGN.md section 7's figures on dagwright, the floor and the peers that are installed
+# (ChainWeaver, LangGraph: never installed here); COMPARE_ARGS="--quick --only linear5".
+compare: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python benchmarks/compare.py $(COMPARE_ARGS)
 
 # Regenerate tests/fixtures/public_api.json after a deliberate change of the public API.
 api-snapshot: $(BIN)/python

@@ -1,337 +1,121 @@
-"""ChainWeaver 0.14.1 versions of the benchmark workloads, for ``compare.py``.
+"""ChainWeaver 0.14.1's cases of the ``compare.py`` workloads (``pip install chainweaver==0.14.1``).
 
-ChainWeaver is not a dagwright dependency: ``load()`` returns ``None`` when it is not
-installed. The workloads mirror ``_workloads.py`` step for step:
+ChainWeaver is not a dagwright dependency: :func:`load` returns ``None`` when it is not
+installed. The flows mirror ``_workloads.py`` step for step, with tools that validate the
+same input models, return ``{"n": n + 1}``-style dicts and have them validated against
+the same output models (ChainWeaver tools return dicts):
 
-* the tool validates an input model, returns ``{"n": n + 1}`` and has it validated
-  against the same output model (ChainWeaver tools return dicts);
-* linear flows map ``n`` explicitly and use ``on_context_collision="overwrite"``: with
-  its default ``"warn"``, ChainWeaver logs a WARNING at run time for every step of the
+* linear flows map their input explicitly and use ``on_context_collision="overwrite"``:
+  with its default ``"warn"`` ChainWeaver logs a WARNING at run time for every step of a
   chain (dagwright reports these ordered collisions once, at compile time);
-* the fan-out DAG is ``root`` -> 1000 leaves (each ``output_mapping={"k<i>": "n"}``) ->
-  ``join`` (reads ``k0``, writes ``total``).
-
-ChainWeaver's sync lane (``execute_flow``) always runs a DAG level sequentially; its only
-concurrent mode is the async lane with ``max_step_concurrency`` (sync tools go to
-asyncio's default thread pool), timed here as ``dag_async``. Its static check is
-``chainweaver.compile_flow(flow, tools)``; it has no compiled plan to reuse, and
-re-validates the DAG topology on every run.
+* DAGs rename outputs with ``output_mapping`` (``k<i>``, ``a``/``b``/``c``);
+* ``dag1`` and ``skew-run`` use ``execute_flow``, its sync lane, which runs a DAG level
+  one step after another; ``dag8`` and ``skew-arun`` use ``execute_flow_async`` with
+  ``max_step_concurrency=8`` on the group's event loop, its only concurrent mode (sync
+  tools go to asyncio's default thread pool);
+* checkpoints: its ``InMemoryCheckpointer`` and, for the SQLite row, its
+  ``FileCheckpointer`` (one JSON snapshot per run rewritten after every step; it has no
+  SQLite store), fresh per sample, ``delete_on_success=True`` (its default);
+* compile: ``chainweaver.compile_flow(flow, tools)``, a static checker that builds no plan,
+  of a flow given an ``input_schema_ref`` (without one it reports the flow input missing);
+* the step cache: ``FlowExecutor(step_cache=InMemoryStepCache())`` and a tool with
+  ``cacheable=True``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
-from pydantic import BaseModel
+import _floor
+import _workloads as w
+import bench_cache
+from _imports import import_case
+from _sampling import BenchmarkError, Builder, Case, Env, Library, Run, Unsupported
 
 LEAVES = 1000
 
 
-class CwIn(BaseModel):
-    """Input of ChainWeaver's ``inc``."""
-
-    n: int
-
-
-class CwOut(BaseModel):
-    """Output of ChainWeaver's ``inc``."""
-
-    n: int
-
-
-def _inc(inp: CwIn) -> dict[str, Any]:
+def _inc(inp: _floor.NIn) -> dict[str, Any]:
     return {"n": inp.n + 1}
 
 
-@dataclass(frozen=True)
-class ChainWeaverWorkloads:
-    """Zero-argument callables running each workload once, and the module version."""
-
-    version: str
-    linear5: Callable[[], dict[str, Any]]
-    linear100: Callable[[], dict[str, Any]]
-    dag_sync: Callable[[], dict[str, Any]]
-    dag_async: Callable[[], dict[str, Any]]
-    compile_dag: Callable[[], Any]
-    async_concurrency: int
+def _nap(inp: _floor.NapIn) -> dict[str, Any]:
+    return _floor.nap(inp.seconds)
 
 
-def load(leaves: int = LEAVES, async_concurrency: int = 8) -> ChainWeaverWorkloads | None:
-    """Build the ChainWeaver workloads, or ``None`` when ``chainweaver`` is not installed."""
-    try:
-        import chainweaver as cw
-    except ImportError:
-        return None
-
-    tool: Any = cw.Tool(
-        name="inc",
-        description="Add one.",
-        input_schema=CwIn,
-        output_schema=CwOut,
-        fn=_inc,
-    )
-    registry: Any = cw.FlowRegistry()
-    for length in (5, 100):
-        registry.register_flow(
-            cw.Flow(
-                name=f"linear{length}",
-                description="benchmark",
-                steps=[cw.FlowStep(tool_name="inc", input_mapping={"n": "n"})] * length,
-                on_context_collision="overwrite",
-            )
-        )
-    ids = [f"leaf{i}" for i in range(leaves)]
-    dag: Any = cw.DAGFlow(
-        name="fan",
-        version="1.0.0",
-        description="benchmark",
-        steps=[
-            cw.DAGFlowStep(step_id="root", tool_name="inc", input_mapping={"n": "seed"}),
-            *[
-                cw.DAGFlowStep(
-                    step_id=leaf,
-                    tool_name="inc",
-                    input_mapping={"n": "n"},
-                    depends_on=["root"],
-                    output_mapping={f"k{i}": "n"},
-                )
-                for i, leaf in enumerate(ids)
-            ],
-            cw.DAGFlowStep(
-                step_id="join",
-                tool_name="inc",
-                input_mapping={"n": "k0"},
-                depends_on=ids,
-                output_mapping={"total": "n"},
-            ),
-        ],
-    )
-    registry.register_flow(dag)
-
-    sync_executor: Any = cw.FlowExecutor(registry=registry)
-    sync_executor.register_tool(tool)
-    async_executor: Any = cw.FlowExecutor(registry=registry, max_step_concurrency=async_concurrency)
-    async_executor.register_tool(tool)
-
-    def run(name: str, inputs: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-        def call() -> dict[str, Any]:
-            result = sync_executor.execute_flow(name, inputs)
-            if not result.success:
-                raise AssertionError(f"chainweaver {name} failed: {result}")
-            output: dict[str, Any] = result.final_output
-            return output
-
-        return call
-
-    def dag_async() -> dict[str, Any]:
-        result = asyncio.run(async_executor.execute_flow_async("fan", {"seed": 0}))
-        if not result.success:
-            raise AssertionError(f"chainweaver fan (async) failed: {result}")
-        output: dict[str, Any] = result.final_output
-        return output
-
-    def compile_dag() -> Any:
-        return cw.compile_flow(dag, {"inc": tool})
-
-    return ChainWeaverWorkloads(
-        version=str(getattr(cw, "__version__", "?")),
-        linear5=run("linear5", {"n": 0}),
-        linear100=run("linear100", {"n": 0}),
-        dag_sync=run("fan", {"seed": 0}),
-        dag_async=dag_async,
-        compile_dag=compile_dag,
-        async_concurrency=async_concurrency,
-    )
-
-
-# ---- concurrency workloads (bench_dag_concurrency.py) -----------------------------------
-
-
-class CwNapIn(BaseModel):
-    """Input of ChainWeaver's sleeping tools."""
-
-    seconds: float
-
-
-class CwNapOut(BaseModel):
-    """Output of ChainWeaver's sleeping tools."""
-
-    slept: float
-
-
-class CwJoinIn(BaseModel):
-    """Input of ChainWeaver's ``join``."""
-
-    a: float
-    c: float
-
-
-class CwJoinOut(BaseModel):
-    """Output of ChainWeaver's ``join``."""
-
-    total: float
-
-
-async def _ainc(inp: CwIn) -> dict[str, Any]:
-    return {"n": inp.n + 1}
-
-
-def _nap(inp: CwNapIn) -> dict[str, Any]:
-    time.sleep(inp.seconds)
-    return {"slept": inp.seconds}
-
-
-async def _anap(inp: CwNapIn) -> dict[str, Any]:
+async def _anap(inp: _floor.NapIn) -> dict[str, Any]:
     await asyncio.sleep(inp.seconds)
     return {"slept": inp.seconds}
 
 
-def _join(inp: CwJoinIn) -> dict[str, Any]:
+def _join(inp: _floor.JoinIn) -> dict[str, Any]:
     return {"total": inp.a + inp.c}
 
 
-async def _ajoin(inp: CwJoinIn) -> dict[str, Any]:
+async def _ajoin(inp: _floor.JoinIn) -> dict[str, Any]:
     return {"total": inp.a + inp.c}
 
 
-Lane = str  # "sync": execute_flow; "async": execute_flow_async on one persistent loop
-Kind = str  # "sync": tools are plain functions; "async": tools are coroutine functions
+def _work20(inp: _floor.ValueIn) -> dict[str, Any]:
+    return _floor.work20(inp.value, bench_cache.SPIN_S).model_dump(mode="json")
 
 
-@dataclass
-class ChainWeaverConcurrency:
-    """Zero-argument callables running ChainWeaver's concurrency workloads once.
-
-    ``skewed[(lane, kind)]`` and ``six_leaves[(lane, kind)]`` use an executor with
-    ``max_step_concurrency=async_concurrency`` (the sync lane ignores it: it runs a DAG
-    level sequentially); ``async_dag[(lane, concurrency)]`` and
-    ``async_linear5[(lane, concurrency)]`` run the trivial async ``ainc`` tool. The async
-    lane runs on one event loop kept for all calls (``loop.run_until_complete``, as for
-    dagwright); the sync lane calls an async tool with ``asyncio.run`` per call.
-    ``close()`` closes the loop.
-    """
-
-    skewed: dict[tuple[Lane, Kind], Callable[[], dict[str, Any]]]
-    six_leaves: dict[tuple[Lane, Kind], Callable[[], dict[str, Any]]]
-    async_dag: dict[tuple[Lane, int], Callable[[], dict[str, Any]]]
-    async_linear5: dict[tuple[Lane, int], Callable[[], dict[str, Any]]]
-    async_concurrency: int
-    loop: asyncio.AbstractEventLoop
-
-    def close(self) -> None:
-        """Close the event loop of the async lane."""
-        self.loop.close()
+def _final(result: Any) -> dict[str, Any]:
+    if not result.success:
+        raise BenchmarkError(f"run failed: {result}")
+    output: dict[str, Any] = dict(result.final_output)
+    return output
 
 
-def load_concurrency(
-    *,
-    long_s: float,
-    short_s: float,
-    leaf_s: float,
-    six: int = 6,
-    leaves: int = LEAVES,
-    async_concurrency: int = 8,
-) -> ChainWeaverConcurrency | None:
-    """Build the ChainWeaver concurrency workloads, or ``None`` without ``chainweaver``.
+class _Flows:
+    """The ChainWeaver module, its tools and the flow definitions of every workload."""
 
-    The flows mirror ``_workloads.skewed_dag``, ``six_leaves``, ``fan_dag(leaves,
-    "ainc")`` and ``linear(5, "ainc")`` step for step; the sleeping tools read their
-    durations from the flow inputs ``long``, ``short`` and ``leaf``.
-    """
-    try:
-        import chainweaver as cw
-    except ImportError:
-        return None
+    def __init__(self, cw: Any) -> None:
+        self.cw = cw
 
-    def make_tool(name: str, fn: Callable[..., Any], inp: type, out: type) -> Any:
-        return cw.Tool(name=name, description=name, input_schema=inp, output_schema=out, fn=fn)
-
-    tools = [
-        make_tool("ainc", _ainc, CwIn, CwOut),
-        make_tool("nap", _nap, CwNapIn, CwNapOut),
-        make_tool("anap", _anap, CwNapIn, CwNapOut),
-        make_tool("join", _join, CwJoinIn, CwJoinOut),
-        make_tool("ajoin", _ajoin, CwJoinIn, CwJoinOut),
-    ]
-    registry: Any = cw.FlowRegistry()
-    step = cw.DAGFlowStep
-    for kind in ("sync", "async"):
-        sleep, add = ("nap", "join") if kind == "sync" else ("anap", "ajoin")
-        registry.register_flow(
-            cw.DAGFlow(
-                name=f"skewed-{kind}",
-                version="1.0.0",
-                description="benchmark",
-                steps=[
-                    step(
-                        step_id="A",
-                        tool_name=sleep,
-                        input_mapping={"seconds": "long"},
-                        output_mapping={"a": "slept"},
-                    ),
-                    step(
-                        step_id="B",
-                        tool_name=sleep,
-                        input_mapping={"seconds": "short"},
-                        output_mapping={"b": "slept"},
-                    ),
-                    step(
-                        step_id="C",
-                        tool_name=sleep,
-                        input_mapping={"seconds": "long"},
-                        output_mapping={"c": "slept"},
-                        depends_on=["B"],
-                    ),
-                    step(
-                        step_id="D",
-                        tool_name=add,
-                        input_mapping={"a": "a", "c": "c"},
-                        depends_on=["A", "C"],
-                    ),
-                ],
+        def make(name: str, fn: Callable[..., Any], inp: type, out: type, **kw: Any) -> Any:
+            return cw.Tool(
+                name=name, description=name, input_schema=inp, output_schema=out, fn=fn, **kw
             )
+
+        self.tools = [
+            make("inc", _inc, _floor.NIn, _floor.NOut),
+            make("nap", _nap, _floor.NapIn, _floor.NapOut),
+            make("anap", _anap, _floor.NapIn, _floor.NapOut),
+            make("join", _join, _floor.JoinIn, _floor.JoinOut),
+            make("ajoin", _ajoin, _floor.JoinIn, _floor.JoinOut),
+            make("work20", _work20, _floor.ValueIn, _floor.ValueOut, cacheable=True),
+        ]
+
+    def linear(self, steps: int, tool: str = "inc", key: str = "n", **kw: Any) -> Any:
+        """A linear flow of ``steps`` steps of ``tool`` rewriting ``key``."""
+        return self.cw.Flow(
+            name=f"{tool}-linear{steps}",
+            description="benchmark",
+            steps=[self.cw.FlowStep(tool_name=tool, input_mapping={key: key})] * steps,
+            on_context_collision="overwrite",
+            **kw,
         )
-        six_ids = [f"leaf{i}" for i in range(six)]
-        registry.register_flow(
-            cw.DAGFlow(
-                name=f"six-leaves-{kind}",
-                version="1.0.0",
-                description="benchmark",
-                steps=[
-                    *[
-                        step(
-                            step_id=leaf,
-                            tool_name=sleep,
-                            input_mapping={"seconds": "leaf"},
-                            output_mapping={f"s{i}": "slept"},
-                        )
-                        for i, leaf in enumerate(six_ids)
-                    ],
-                    step(
-                        step_id="join",
-                        tool_name=add,
-                        input_mapping={"a": "s0", "c": f"s{six - 1}"},
-                        depends_on=six_ids,
-                    ),
-                ],
-            )
-        )
-    ids = [f"leaf{i}" for i in range(leaves)]
-    registry.register_flow(
-        cw.DAGFlow(
-            name="afan",
+
+    def fan(self, leaves: int = LEAVES) -> Any:
+        """``root`` -> ``leaves`` leaves (each writing ``k<i>``) -> ``join``."""
+        step = self.cw.DAGFlowStep
+        ids = [f"leaf{i}" for i in range(leaves)]
+        return self.cw.DAGFlow(
+            name="fan",
             version="1.0.0",
             description="benchmark",
             steps=[
-                step(step_id="root", tool_name="ainc", input_mapping={"n": "seed"}),
+                step(step_id="root", tool_name="inc", input_mapping={"n": "seed"}),
                 *[
                     step(
                         step_id=leaf,
-                        tool_name="ainc",
+                        tool_name="inc",
                         input_mapping={"n": "n"},
                         depends_on=["root"],
                         output_mapping={f"k{i}": "n"},
@@ -340,57 +124,132 @@ def load_concurrency(
                 ],
                 step(
                     step_id="join",
-                    tool_name="ainc",
+                    tool_name="inc",
                     input_mapping={"n": "k0"},
                     depends_on=ids,
                     output_mapping={"total": "n"},
                 ),
             ],
         )
-    )
-    registry.register_flow(
-        cw.Flow(
-            name="alinear5",
+
+    def skewed(self, kind: str) -> Any:
+        """``A`` (long), ``B`` (short) -> ``C`` (long); ``D`` joins ``A`` and ``C``."""
+        step = self.cw.DAGFlowStep
+        sleep, add = ("nap", "join") if kind == "sync" else ("anap", "ajoin")
+
+        def napping(step_id: str, seconds: str, key: str, after: list[str]) -> Any:
+            return step(
+                step_id=step_id,
+                tool_name=sleep,
+                input_mapping={"seconds": seconds},
+                output_mapping={key: "slept"},
+                depends_on=after,
+            )
+
+        return self.cw.DAGFlow(
+            name=f"skewed-{kind}",
+            version="1.0.0",
             description="benchmark",
-            steps=[cw.FlowStep(tool_name="ainc", input_mapping={"n": "n"})] * 5,
-            on_context_collision="overwrite",
+            steps=[
+                napping("A", "long", "a", []),
+                napping("B", "short", "b", []),
+                napping("C", "long", "c", ["B"]),
+                step(
+                    step_id="D",
+                    tool_name=add,
+                    input_mapping={"a": "a", "c": "c"},
+                    depends_on=["A", "C"],
+                ),
+            ],
         )
-    )
 
-    executors: dict[int, Any] = {}
-    for concurrency in {1, async_concurrency}:
-        executors[concurrency] = cw.FlowExecutor(
-            registry=registry, max_step_concurrency=concurrency
-        )
-        for item in tools:
-            executors[concurrency].register_tool(item)
-    loop = asyncio.new_event_loop()
+    def executor(self, flow: Any, **kw: Any) -> Any:
+        """An executor holding every tool, with ``flow`` registered."""
+        registry = self.cw.FlowRegistry()
+        registry.register_flow(flow)
+        executor = self.cw.FlowExecutor(registry=registry, **kw)
+        for item in self.tools:
+            executor.register_tool(item)
+        return executor
 
-    def run(
-        lane: Lane, name: str, inputs: dict[str, Any], concurrency: int = async_concurrency
-    ) -> Callable[[], dict[str, Any]]:
-        executor = executors[concurrency]
 
-        def call() -> dict[str, Any]:
-            if lane == "sync":
-                result = executor.execute_flow(name, inputs)
-            else:
-                result = loop.run_until_complete(executor.execute_flow_async(name, inputs))
-            if not result.success:
-                raise AssertionError(f"chainweaver {name} ({lane} lane) failed: {result}")
-            output: dict[str, Any] = result.final_output
-            return output
+def _sync(flows: _Flows, flow: Any, inputs: dict[str, Any], env: Env, **kw: Any) -> Case:
+    executor = flows.executor(flow, **kw)
+    return Case(partial(executor.execute_flow, flow.name, inputs), answer=_final)
 
-        return call
 
-    lanes_kinds = [(lane, kind) for lane in ("sync", "async") for kind in ("sync", "async")]
-    lanes_concurrency = [(lane, c) for lane in ("sync", "async") for c in (1, async_concurrency)]
-    skew_inputs = {"long": long_s, "short": short_s}
-    return ChainWeaverConcurrency(
-        skewed={lk: run(lk[0], f"skewed-{lk[1]}", skew_inputs) for lk in lanes_kinds},
-        six_leaves={lk: run(lk[0], f"six-leaves-{lk[1]}", {"leaf": leaf_s}) for lk in lanes_kinds},
-        async_dag={lc: run(lc[0], "afan", {"seed": 0}, lc[1]) for lc in lanes_concurrency},
-        async_linear5={lc: run(lc[0], "alinear5", {"n": 0}, lc[1]) for lc in lanes_concurrency},
-        async_concurrency=async_concurrency,
-        loop=loop,
-    )
+def _async(flows: _Flows, flow: Any, inputs: dict[str, Any], env: Env) -> Case:
+    executor = flows.executor(flow, max_step_concurrency=8)
+
+    def run() -> Any:
+        return env.loop.run_until_complete(executor.execute_flow_async(flow.name, inputs))
+
+    return Case(run, answer=_final)
+
+
+def _checkpointed(flows: _Flows, store: str, steps: int, env: Env) -> Case:
+    flow = flows.linear(steps)
+    dirs = iter(range(1_000_000))
+
+    def prepare(stack: ExitStack) -> Run:
+        checkpointer: Any = None
+        if store == "memory":
+            checkpointer = flows.cw.InMemoryCheckpointer()
+        elif store == "sqlite":
+            checkpointer = flows.cw.FileCheckpointer(env.tmp / f"cw-{steps}-{next(dirs)}")
+        executor = flows.executor(flow, checkpointer=checkpointer)
+        return partial(executor.execute_flow, flow.name, {"n": 0})
+
+    note = "FileCheckpointer: ChainWeaver has no SQLite store" if store == "sqlite" else ""
+    return Case(prepare=prepare, answer=_final, sync_disk=store == "sqlite", note=note)
+
+
+def _compile(flows: _Flows, steps: int, env: Env) -> Case:
+    tools = {item.name: item for item in flows.tools}
+
+    def prepare(stack: ExitStack) -> Run:
+        flow = flows.linear(steps, input_schema_ref="_floor:NIn")
+        return partial(flows.cw.compile_flow, flow, tools)
+
+    def answer(report: Any) -> int:
+        if report.errors:
+            raise BenchmarkError(f"compile_flow reported {report.errors[:3]}")
+        return steps
+
+    return Case(prepare=prepare, answer=answer, max_number=1)
+
+
+def _cached(flows: _Flows, hit: bool, env: Env) -> Case:
+    flow = flows.linear(bench_cache.STEPS, tool="work20", key="value")
+    cache = flows.cw.InMemoryStepCache() if hit else None
+    return _sync(flows, flow, {"value": 0}, env, step_cache=cache)
+
+
+def load() -> Library | None:
+    """ChainWeaver's cases, or ``None`` when ``chainweaver`` is not installed."""
+    try:
+        cw: Any = importlib.import_module("chainweaver")
+    except ImportError:
+        return None
+    flows = _Flows(cw)
+    dag_inputs = {"seed": 0}
+    skew_inputs = dict(w.SKEW_INPUTS)
+    builders: dict[str, Builder] = {
+        "lin5": lambda env: _sync(flows, flows.linear(5), {"n": 0}, env),
+        "lin100": lambda env: _sync(flows, flows.linear(100), {"n": 0}, env),
+        "dag8": lambda env: _async(flows, flows.fan(), dag_inputs, env),
+        "dag1": lambda env: _sync(flows, flows.fan(), dag_inputs, env),
+        "skew-run": lambda env: _sync(flows, flows.skewed("sync"), skew_inputs, env),
+        "skew-arun": lambda env: _async(flows, flows.skewed("async"), skew_inputs, env),
+        "cache-call": partial(_cached, flows, False),
+        "cache-hit": partial(_cached, flows, True),
+        "import": partial(import_case, "chainweaver"),
+        "dask": lambda env: Unsupported("no Dask runner"),
+    }
+    for steps in (100, 1000):
+        for store in ("plain", "memory", "sqlite"):
+            builders[f"ckpt-{store}-{steps}"] = partial(_checkpointed, flows, store, steps)
+    for steps in (1000, 10_000):
+        builders[f"compile-{steps}"] = partial(_compile, flows, steps)
+    version = str(getattr(cw, "__version__", "?"))
+    return Library("chainweaver", f"ChainWeaver {version}", version, builders)

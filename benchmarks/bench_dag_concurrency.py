@@ -4,10 +4,10 @@ Every workload runs on both lanes: ``executor.run`` (sync lane) and
 ``executor.arun`` (async lane). pytest-benchmark times plain callables, so the async lane
 is timed as ``loop.run_until_complete(executor.arun(flow, inputs))`` on one event loop
 created once per module (not ``asyncio.run`` per call, which would time creating and
-closing a loop); that adds the loop's own round trip, 14-25 us on the benchmark machine
-(``compare.py`` reports it as "run_until_complete(no-op coroutine)").
+closing a loop); that adds the loop's own round trip, 14-25 us on the benchmark machine.
 
-Targets (DESIGN.md section 7), checked and printed by ``python benchmarks/compare.py``:
+The workloads and what they are held to (DESIGN.md section 7 judges the skewed DAG's
+makespan, ``python benchmarks/compare.py --only skewed``; the others are this suite's):
 
 * skewed DAG (``A`` 0.2 s | ``B`` 0.01 s -> ``C`` 0.2 s; ``D`` joins ``A`` and ``C``):
   makespan <= 1.05 x the 0.21 s critical path = 0.2205 s, in both lanes, with sync tools
