@@ -9,19 +9,18 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from dagwright._lazy import lazy_names
 from dagwright.cache import (
     CacheEntry,
     CacheKey,
     CacheStats,
     InMemoryStepCache,
-    SQLiteStepCache,
     StepCache,
 )
 from dagwright.checkpoint import (
     Checkpointer,
     InMemoryCheckpointer,
     RunHeader,
-    SQLiteCheckpointer,
 )
 from dagwright.compiler import CompiledFlow, Diagnostic, compile_flow
 from dagwright.errors import (
@@ -69,6 +68,8 @@ from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
     from dagwright._inputs import RunInputs
+    from dagwright.cache import SQLiteStepCache
+    from dagwright.checkpoint import SQLiteCheckpointer
     from dagwright.executor import FlowRef
     from dagwright.io import dump_flow, flow_json_schema, load_flow, load_tool_manifest
     from dagwright.mining import MinedFlow, MiningReport
@@ -165,24 +166,15 @@ _LAZY = {
     "flow_json_schema": "dagwright.io",
     "load_flow": "dagwright.io",
     "load_tool_manifest": "dagwright.io",
+    "SQLiteCheckpointer": "dagwright.checkpoint",
+    "SQLiteStepCache": "dagwright.cache",
 }
 """Public names whose modules load on first use, not with the package: flow files and
-manifests (``dagwright.io``), mining (and the trace readers it uses), profiling."""
+manifests (``dagwright.io``), mining (and the trace readers it uses), profiling, and
+the SQLite stores."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is not None:
-        import importlib
-
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'dagwright' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 def bench(

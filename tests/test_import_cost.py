@@ -10,7 +10,8 @@ import pytest
 DEFERRED = ("asyncio", "dagwright.io", "argparse", "dagwright.mining", "dagwright.traces",
             "jsonschema", "structlog", "networkx", "yaml", "dagwright.lanes.aio",
             "dagwright.compiler._graph", "dagwright.compiler._typecheck",
-            "dagwright.profiling")  # fmt: skip
+            "dagwright.profiling", "sqlite3", "dagwright.checkpoint.sqlite",
+            "dagwright.cache.sqlite", "dagwright.checkpoint.inspect")  # fmt: skip
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -30,10 +31,13 @@ def test_import_dagwright_defers_what_a_run_may_never_need() -> None:
     ("name", "module"),
     [("load_flow", "dagwright.io"), ("dump_flow", "dagwright.io"),
      ("flow_json_schema", "dagwright.io"), ("load_tool_manifest", "dagwright.io"),
-     ("MiningReport", "dagwright.mining")],
+     ("MiningReport", "dagwright.mining"), ("SQLiteCheckpointer", "dagwright.checkpoint.sqlite"),
+     ("SQLiteStepCache", "dagwright.cache.sqlite"),
+     ("checkpoint.read_run", "dagwright.checkpoint.inspect")],
 )  # fmt: skip
 def test_deferred_names_load_on_first_use(name: str, module: str) -> None:
-    loaded = _loaded_after(f"import dagwright\nvalue = dagwright.{name}\nassert value is not None")
+    code = f"import dagwright, dagwright.checkpoint\nassert dagwright.{name} is not None"
+    loaded = _loaded_after(code)
     assert module in loaded
 
 
@@ -43,6 +47,13 @@ def test_deferred_names_are_the_real_objects() -> None:
 
     assert dagwright.load_flow is dagwright.io.load_flow
     assert "load_flow" in dir(dagwright)
+    from dagwright.checkpoint import SQLiteCheckpointer
+    from dagwright.checkpoint.sqlite import SQLiteCheckpointer as Real
+
+    assert SQLiteCheckpointer is Real is dagwright.SQLiteCheckpointer
+    assert "read_run" in dir(dagwright.checkpoint)
+    with pytest.raises(AttributeError, match=r"'dagwright\.cache' has no attribute 'Nope'"):
+        dagwright.cache.Nope  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         dagwright.nothing  # type: ignore[attr-defined]  # noqa: B018
 

@@ -10,9 +10,19 @@ the same hit or miss. See ``docs/concepts/cache.md``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from dagwright._lazy import lazy_names
 from dagwright.cache.memory import InMemoryStepCache
 from dagwright.cache.protocol import CacheEntry, CacheKey, CacheStats, StepCache
-from dagwright.cache.sqlite import SQLiteStepCache
+
+if TYPE_CHECKING:
+    from dagwright.cache.sqlite import SQLiteStepCache
+
+# The SQLite cache loads on first use (sqlite3 with it).
+__getattr__, __dir__ = lazy_names(
+    __name__, {"SQLiteStepCache": "dagwright.cache.sqlite"}, globals()
+)
 
 __all__ = [
     "CacheEntry",

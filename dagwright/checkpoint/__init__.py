@@ -7,11 +7,27 @@ recorded. ``read_run(checkpointer, run_id)`` reads a stored run without touching
 ``docs/concepts/checkpoints.md``.
 """
 
-from dagwright.checkpoint.inspect import StoredRun, read_run
+from typing import TYPE_CHECKING
+
+from dagwright._lazy import lazy_names
 from dagwright.checkpoint.lease import Lease, Owner
 from dagwright.checkpoint.memory import InMemoryCheckpointer
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunList, RunStatus
-from dagwright.checkpoint.sqlite import SQLiteCheckpointer
+
+if TYPE_CHECKING:
+    from dagwright.checkpoint.inspect import StoredRun, read_run
+    from dagwright.checkpoint.sqlite import SQLiteCheckpointer
+
+# The SQLite store and the run reader load on first use (sqlite3 with them).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "SQLiteCheckpointer": "dagwright.checkpoint.sqlite",
+        "StoredRun": "dagwright.checkpoint.inspect",
+        "read_run": "dagwright.checkpoint.inspect",
+    },
+    globals(),
+)
 
 __all__ = [
     "Checkpointer",
