@@ -14,23 +14,26 @@ taken over at once by the next resume in this process.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagwright._execution.journal import Restore
 from dagwright._execution.scheduler import RunMachine
-from dagwright._logging import get_logger
+from dagwright._logging import enabled_for, get_logger
 from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, hold
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
 from dagwright.compiler import CompiledFlow
 from dagwright.errors import ExecutorClosedError
-from dagwright.events import Hook, RunFinished, RunStarted
-from dagwright.lanes.observe import Observer, wants_events
 from dagwright.results import ExecutionResult
+
+if TYPE_CHECKING:
+    from dagwright.events import Hook
+    from dagwright.lanes.observe import Observer
 
 _INTERRUPTIONS = (KeyboardInterrupt, SystemExit, GeneratorExit, ExecutorClosedError)
 
@@ -98,7 +101,12 @@ class Run:
         """A new run's machine, and its observer with ``RunStarted`` emitted when any
         hook or a stream wants events (none is built otherwise)."""
         observer = None
-        if wants_events(hooks, streaming):
+        # Events are noted and delivered only when someone takes them: a hook, a stream,
+        # or the DEBUG log. Otherwise the run pays nothing for them (not even an import).
+        if hooks or streaming or enabled_for(logging.DEBUG):
+            from dagwright.events import RunStarted
+            from dagwright.lanes.observe import Observer
+
             observer = Observer(run_id, hooks, streaming=streaming)
             plan = compiled.plan
             observer.emit(
@@ -132,6 +140,8 @@ class Run:
             cause=machine.cause,
         )
         if self.observer is not None:
+            from dagwright.events import RunFinished
+
             self.observer.emit(
                 RunFinished(
                     run_id=self.run_id,

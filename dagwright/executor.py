@@ -30,7 +30,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dagwright._execution.journal import Restore
 from dagwright._inputs import RunInputs, prepare_inputs
@@ -53,13 +53,15 @@ from dagwright.errors import (
     ExecutorClosedError,
     ToolDefinitionError,
 )
-from dagwright.events import Event, Hook
 from dagwright.flows import Flow
 from dagwright.lanes.pool import WorkerPool, block_worker, serving
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
+
+if TYPE_CHECKING:
+    from dagwright.events import Event, Hook
 
 T = TypeVar("T")
 

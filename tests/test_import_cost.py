@@ -11,7 +11,8 @@ DEFERRED = ("asyncio", "dagwright.io", "argparse", "dagwright.mining", "dagwrigh
             "jsonschema", "structlog", "networkx", "yaml", "dagwright.lanes.aio",
             "dagwright.compiler._graph", "dagwright.compiler._typecheck",
             "dagwright.profiling", "sqlite3", "dagwright.checkpoint.sqlite",
-            "dagwright.cache.sqlite", "dagwright.checkpoint.inspect")  # fmt: skip
+            "dagwright.cache.sqlite", "dagwright.checkpoint.inspect", "dagwright.events",
+            "dagwright.lanes.observe")  # fmt: skip
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -65,4 +66,18 @@ def test_a_sync_run_never_imports_asyncio() -> None:
         "with FlowExecutor([inc]) as ex:\n"
         "    assert ex.run(Flow('f', [Step(tool='inc')]), {'n': 1}).output['inc'] == 2"
     )
-    assert "asyncio" not in _loaded_after(code)
+    loaded = _loaded_after(code)
+    assert "asyncio" not in loaded
+    assert "dagwright.events" not in loaded  # nobody took the events: none were built
+
+
+def test_a_hook_loads_the_events() -> None:
+    code = (
+        "from dagwright import Flow, FlowExecutor, Step, tool\n"
+        "@tool\ndef inc(n: int) -> int:\n    'Add one.'\n    return n + 1\n"
+        "seen = []\n"
+        "with FlowExecutor([inc], hooks=[seen.append]) as ex:\n"
+        "    ex.run(Flow('f', [Step(tool='inc')]), {'n': 1})\n"
+        "assert type(seen[0]).__name__ == 'RunStarted', seen"
+    )
+    assert "dagwright.events" in _loaded_after(code)

@@ -27,12 +27,11 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.cache.protocol import StepCache
-from dagwright.events import Event
 from dagwright.lanes.calls import (
     Outcome,
     abandon,
@@ -43,9 +42,12 @@ from dagwright.lanes.calls import (
     timeout_error,
     to_cancel,
 )
-from dagwright.lanes.observe import Observer
 from dagwright.lanes.pool import Ticket, WorkerPool
 from dagwright.tools import Tool
+
+if TYPE_CHECKING:
+    from dagwright.events import Event
+    from dagwright.lanes.observe import Observer
 
 
 def _cancelled_from_outside() -> bool:

@@ -42,11 +42,6 @@ from dagwright.events import (
 )
 
 
-def wants_events(hooks: Sequence[Hook], streaming: bool) -> bool:
-    """Whether a run must note and deliver events at all (else it pays nothing for them)."""
-    return bool(hooks) or streaming or enabled_for(logging.DEBUG)
-
-
 class Observer:
     """Delivers one run's events in order; keeps them for a stream when ``streaming``."""
 

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from dagwright._execution.scheduler import RunMachine
 from dagwright._execution.trackers import Unit
 from dagwright.cache.protocol import StepCache
-from dagwright.events import Event
 from dagwright.lanes.calls import (
     FATAL,
     Outcome,
@@ -46,12 +45,14 @@ from dagwright.lanes.calls import (
     timeout_error,
     to_cancel,
 )
-from dagwright.lanes.observe import Observer
 from dagwright.lanes.pool import Ticket, WorkerPool, mark_serving
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
     import asyncio
+
+    from dagwright.events import Event
+    from dagwright.lanes.observe import Observer
 
 # Messages to the driving thread: (kind, token, payload...).
 _STARTED = 0  # a pooled call with a timeout started: monotonic and epoch start
