@@ -467,3 +467,21 @@ def test_lease_time_must_be_positive() -> None:
 def test_os_getpid_owner_is_this_process() -> None:
     owner = Owner.new()
     assert owner.pid == os.getpid() and owner.host == HERE and len(owner.token) == 16
+
+
+def test_a_forked_child_is_its_own_owner() -> None:
+    """The process identity is read once per process: a fork reads its own."""
+    parent = Owner.new()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its owner's pid and start time, then leave at once
+        child = Owner.new()
+        os.write(writer, f"{child.pid} {child.pid_started}".encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        child_pid, child_started = pipe.read().split()
+    os.waitpid(pid, 0)
+    assert int(child_pid) == pid != parent.pid
+    assert child_started != "None" and parent.pid_started is not None
+    assert int(child_started) >= parent.pid_started

@@ -81,6 +81,20 @@ def _process_started(pid: int) -> int | None:
         return None
 
 
+_SELF: tuple[int, int | None] | None = None
+
+
+def _this_process() -> tuple[int, int | None]:
+    """This process's pid and start time, read from /proc once per process (a forked
+    child has another pid, and reads its own)."""
+    global _SELF  # noqa: PLW0603  (a per-process fact, computed on first use)
+    pid = os.getpid()
+    known = _SELF
+    if known is None or known[0] != pid:
+        known = _SELF = (pid, _process_started(pid))
+    return known
+
+
 def _process_state(pid: int) -> str | None:
     stat = _read(f"/proc/{pid}/stat")
     if stat is None:
@@ -101,8 +115,8 @@ class Owner:
     @classmethod
     def new(cls) -> Owner:
         """A fresh owner in this process (one per run or resume)."""
-        pid = os.getpid()
-        return cls(os.urandom(8).hex(), _HOST, pid, _process_started(pid))
+        pid, started = _this_process()
+        return cls(os.urandom(8).hex(), _HOST, pid, started)
 
     def describe(self) -> str:
         """A short human description: ``pid 1234 on host``."""
