@@ -496,3 +496,11 @@ def test_graphviz_reads_any_when_text() -> None:
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.count("<svg ") == len(texts)
+
+
+def test_a_pinned_sub_flow_is_drawn_with_its_version() -> None:
+    flow = Flow("outer", [Step(flow="enrich@2"), Step(flow="enrich")])
+    mermaid = render_graph(flow)
+    assert '[["enrich<br/>flow: enrich@2"]]' in mermaid
+    assert '[["enrich-2<br/>flow: enrich"]]' in mermaid
+    assert 'label="enrich\\nflow: enrich@2"' in render_graph(flow, format="dot")

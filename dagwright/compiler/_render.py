@@ -162,8 +162,11 @@ def _structure(flow: Flow) -> tuple[list[_Node], list[_Edge]]:
 
 
 def _calls(step: Step | MapStep) -> list[str]:
-    target = "?" if step.target is None else step.target
-    what = target if step.tool is not None else f"flow: {target}"
+    # A sub-flow is drawn as it is referenced, with its pinned version (`enrich@2`).
+    if step.tool is not None:
+        what = step.tool
+    else:
+        what = f"flow: {'?' if step.flow is None else step.flow}"
     if isinstance(step, MapStep):
         return [f"map {what}", f"over: {step.over} (max {step.max_concurrency})"]
     lines = [what]
