@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +105,6 @@ def test_an_unknown_figure_is_refused(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_compare_installs_the_dev_extras_and_runs_compare(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     done = subprocess.run(

@@ -110,11 +110,12 @@ def test_map_instances_are_aggregated_under_their_map() -> None:
     assert (instances.kind, instances.depth, instances.tool) == ("instance", 1, "fetch_item")
     assert instances.per_run == 4
     assert dict(instances.statuses) == {"completed": 9, "failed": 3}  # item 3 fails
-    assert instances.duration is not None and instances.duration.min >= 10 * MS
+    assert instances.duration is not None
+    assert 0 < instances.duration.min <= instances.duration.max
     assert rows["items"].kind == "map"
-    # the map's instances ran two at a time: 4 x 10 ms take at least 20 ms
+    # at most two instances at a time: four of them span at least two instance lengths
     items = rows["items"].duration
-    assert items is not None and items.min >= 20 * MS
+    assert items is not None and items.min >= 2 * instances.duration.min
     # cached after the warm-up run: no call, so no tool time
     assert dict(rows["twice"].statuses) == {"cached": 3}
     assert all(run.cache_hits == 1 for run in report.runs)
