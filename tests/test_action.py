@@ -29,43 +29,8 @@ SARIF_SCHEMA = json.loads(
 )
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 
-TOOLS = '''\
-"""Tools of the flows the action lints in these tests."""
-
-from pydantic import BaseModel
-
-from dagwright import tool
-
-
-class Doubled(BaseModel):
-    doubled: int
-
-
-class Squared(BaseModel):
-    squared: int
-
-
-class Total(BaseModel):
-    total: int
-
-
-@tool
-def double(n: int) -> Doubled:
-    """Double a number."""
-    return Doubled(doubled=2 * n)
-
-
-@tool
-def square(n: int) -> Squared:
-    """Square a number."""
-    return Squared(squared=n * n)
-
-
-@tool
-def add(doubled: int, squared: int) -> Total:
-    """Add the two branches."""
-    return Total(total=doubled + squared)
-
+# The command-line tests' tools, plus one more the action's flows call.
+TOOLS = (ROOT / "tests" / "cli" / "cli_tools.py").read_text(encoding="utf-8") + '''
 
 @tool
 def publish(total: int) -> Total:
