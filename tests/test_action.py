@@ -30,13 +30,16 @@ SARIF_SCHEMA = json.loads(
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 
 # The command-line tests' tools, plus one more the action's flows call.
-TOOLS = (ROOT / "tests" / "cli" / "cli_tools.py").read_text(encoding="utf-8") + '''
+TOOLS = (
+    (ROOT / "tests" / "cli" / "cli_tools.py").read_text(encoding="utf-8")
+    + '''
 
 @tool
 def publish(total: int) -> Total:
     """Publish the total (and write it again)."""
     return Total(total=total)
 '''
+)
 
 SUMS = """\
 format_version: 1
