@@ -83,3 +83,17 @@ def check_cache(cache: object) -> None:
             f"got {type(cache).__name__}",
             hint="pass InMemoryStepCache(), SQLiteStepCache(path), or None for no cache",
         )
+
+
+def check_runner(runner: object) -> None:
+    """A runner is ``None`` (the executor's own pool) or one of dagwright's runners."""
+    if runner is None:
+        return
+    from dagwright.lanes.runner import CallRunner
+
+    if not isinstance(runner, CallRunner) or not isinstance(getattr(runner, "remote", None), bool):
+        raise UsageError(
+            f"runner must be a dagwright runner such as DaskRunner(client), "
+            f"got {type(runner).__name__}",
+            hint="pass dagwright.runners.DaskRunner(client), or None to run calls in this process",
+        )

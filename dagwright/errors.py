@@ -411,6 +411,28 @@ class SubflowError(StepError):
     code = "DW-E107"
 
 
+class RunnerError(StepError):
+    """A runner could not make a call: the Dask client is closed or lost its scheduler,
+    or the cluster refused or dropped the task. Not retried unless ``retry_on`` names it."""
+
+    code = "DW-E108"
+
+
+class WorkerLostError(RunnerError):
+    """The worker making a call died or left the cluster before the call returned. The
+    step's retry policy decides whether the call runs again."""
+
+    code = "DW-E109"
+
+
+class ToolUnavailableError(RunnerError):
+    """A tool cannot be sent to or loaded on the runner's workers: it cannot be pickled,
+    its module (or dagwright) cannot be imported there, or the workers' tool has other
+    schemas or another version than the driver's. Not retried unless ``retry_on`` names it."""
+
+    code = "DW-E110"
+
+
 ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     DagwrightError,
     FlowCompileError,
@@ -447,5 +469,8 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     StepCancelledError,
     PredicateError,
     SubflowError,
+    RunnerError,
+    WorkerLostError,
+    ToolUnavailableError,
 )
 """Every error class, in code order: the source of truth for ``docs/reference/errors.md``."""

@@ -38,6 +38,7 @@ from dagwright._misuse import (
     check_cache,
     check_max_concurrency,
     check_run_id,
+    check_runner,
     flow_ref_error,
     need_checkpointer,
 )
@@ -55,6 +56,7 @@ from dagwright.errors import (
 )
 from dagwright.flows import Flow
 from dagwright.lanes.pool import WorkerPool, block_worker, serving
+from dagwright.lanes.runner import CallRunner, PoolRunner
 from dagwright.lanes.threads import drive_sync
 from dagwright.registry import FlowRegistry
 from dagwright.results import ExecutionResult
@@ -80,7 +82,10 @@ class FlowExecutor:
     :meth:`resume`. With a ``cache`` (a :class:`~dagwright.cache.StepCache`), calls of
     ``cacheable=True`` tools are looked up before they are made and stored after (see
     :mod:`dagwright.cache`). The ``plan_cache_size`` most recently used compiled plans
-    are kept. Use as a context manager, or call :meth:`close`, to shut the pool down.
+    are kept. With a ``runner`` (``dagwright.runners.DaskRunner``), every tool call is
+    made where the runner sends it; scheduling, validation, the cache and the journal
+    stay in this process. Use as a context manager, or call :meth:`close`, to shut the
+    pool down.
     """
 
     def __init__(
@@ -94,9 +99,11 @@ class FlowExecutor:
         cache: StepCache | None = None,
         strict: bool = False,
         plan_cache_size: int = 256,
+        runner: CallRunner | None = None,
     ) -> None:
         check_max_concurrency(max_concurrency)
         check_cache(cache)
+        check_runner(runner)
         self._tools: dict[str, Tool] = {}
         for item in tools:
             if not isinstance(item, Tool):
@@ -122,6 +129,8 @@ class FlowExecutor:
         self._runs_changed = threading.Condition(self._lock)
         self._driving: set[Run] = set()  # runs a lane drives now
         self._pool: WorkerPool | None = None
+        self._given_runner = runner
+        self._runner: CallRunner = PoolRunner(self._get_pool) if runner is None else runner
         self._leases = Leases()
         self._closed = False
 
@@ -147,6 +156,12 @@ class FlowExecutor:
     def cache(self) -> StepCache | None:
         """The step cache of ``cacheable=True`` tools, if any."""
         return self._cache
+
+    @property
+    def runner(self) -> CallRunner | None:
+        """Where tool calls run: the runner given (such as a ``DaskRunner``), or ``None``
+        for this process (inline, the event loop and the executor's pool)."""
+        return self._given_runner
 
     @property
     def max_concurrency(self) -> int:
@@ -356,7 +371,7 @@ class FlowExecutor:
     def _lane_sync(self, run: Run) -> Generator[Event, None, None]:
         """The sync lane driving ``run`` (a generator of streamed events)."""
         return drive_sync(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
+            run.machine, self._tools, self._max_concurrency, self._runner, run.observer,
             run.saver, self._cache,
         )  # fmt: skip
 
@@ -365,7 +380,7 @@ class FlowExecutor:
         from dagwright.lanes.aio import drive_async
 
         return drive_async(
-            run.machine, self._tools, self._max_concurrency, self._get_pool, run.observer,
+            run.machine, self._tools, self._max_concurrency, self._runner, run.observer,
             run.saver, self._cache,
         )  # fmt: skip
 

@@ -73,7 +73,12 @@ from dagwright._execution.trackers import (
     Unit,
     halted,
 )
-from dagwright.errors import PredicateError, ToolInputError
+from dagwright.errors import (
+    PredicateError,
+    RunnerError,
+    ToolInputError,
+    ToolUnavailableError,
+)
 from dagwright.flows import RetryPolicy
 from dagwright.results import AttemptRecord, ErrorInfo, StepRecord
 
@@ -92,14 +97,19 @@ _JOURNALED = frozenset({DONE, SKIPPED})
 # (a resume runs them again).
 _FAILURES = frozenset({FAILED, CANCELLED})
 
-_NOT_RETRIED_BY_DEFAULT = frozenset({ToolInputError.__name__})
+# Failures that come back the same on every attempt: the inputs, a tool the workers
+# cannot load, a runner that cannot take calls.
+_NOT_RETRIED_BY_DEFAULT = frozenset(
+    {ToolInputError.__name__, RunnerError.__name__, ToolUnavailableError.__name__}
+)
 
 
 def retryable(policy: RetryPolicy, error_names: tuple[str, ...]) -> bool:
     """Whether an exception with these class names (its MRO) is retried under ``policy``.
 
-    Invalid inputs fail the same way every time, so they are retried only when
-    ``retry_on`` names ``ToolInputError`` explicitly.
+    Invalid inputs, a tool the workers cannot load and a runner that cannot take calls
+    fail the same way every time, so they are retried only when ``retry_on`` names the
+    class explicitly (``ToolInputError``, ``ToolUnavailableError``, ``RunnerError``).
     """
     wanted = policy.retry_on
     if error_names and error_names[0] in _NOT_RETRIED_BY_DEFAULT:

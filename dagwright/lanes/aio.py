@@ -6,7 +6,8 @@ only takes units, runs calls and reports outcomes. Each call is a task; at most
 a sync tool goes to the executor's bounded worker pool (never asyncio's default
 executor), so blocking tools cannot starve the loop and share one bound with the sync
 lane. When exactly one call is ready and nothing is in flight, an async tool is awaited
-inline, with no task.
+inline, with no task. A remote runner (:mod:`dagwright.lanes.runner`) takes every call,
+async tools' included; each is a task awaiting the runner's outcome.
 
 Faults (rules in :mod:`dagwright.lanes.calls`): when the machine halts (a step failed
 under fail-fast), the in-flight async calls of the halted frames are cancelled at once
@@ -34,15 +35,13 @@ from dagwright._execution.trackers import Unit
 from dagwright.cache.protocol import StepCache
 from dagwright.lanes.calls import (
     Outcome,
-    abandon,
     call_async,
     next_round,
-    pooled,
     report,
     timeout_error,
     to_cancel,
 )
-from dagwright.lanes.pool import Ticket, WorkerPool
+from dagwright.lanes.runner import CallRunner
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
@@ -57,14 +56,15 @@ def _cancelled_from_outside() -> bool:
 
 
 async def execute_async(
-    tool: Tool, unit: Unit, pool: Callable[[], WorkerPool], cache: StepCache | None = None
+    tool: Tool, unit: Unit, runner: CallRunner, cache: StepCache | None = None
 ) -> Outcome:
-    """Make one call of ``unit`` on the running loop (after its retry delay); never raises
-    but for the cancellation of the task running it."""
+    """Make one call of ``unit`` (after its retry delay): an async tool on the running
+    loop, anything else on ``runner``; never raises but for the cancellation of the task
+    running it."""
     if unit.delay:
         await asyncio.sleep(unit.delay)
-    if not tool.is_async:
-        return await _pooled(tool, unit, pool(), cache)
+    if runner.remote or not tool.is_async:
+        return await _on_runner(tool, unit, runner, cache)
     started = time.time()
     try:
         if unit.timeout_s is None:  # no timeout scope to enter on the common path
@@ -105,16 +105,18 @@ def _set(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
-async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool, cache: StepCache | None) -> Outcome:
-    """A sync tool's call on the executor's pool, awaited; its timeout runs from its start."""
+async def _on_runner(
+    tool: Tool, unit: Unit, runner: CallRunner, cache: StepCache | None
+) -> Outcome:
+    """A call on ``runner``, awaited. On a local runner its timeout runs from its start
+    here; a remote runner keeps the timeout itself."""
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[Outcome] = loop.create_future()
     started: asyncio.Future[float] | None = None
-    if unit.timeout_s is not None:
+    if unit.timeout_s is not None and not runner.remote:
         started = loop.create_future()
     on_start = None if started is None else _resolver(loop, started)
-    ticket = Ticket()
-    pool.post(pooled, tool, unit, on_start, _resolver(loop, ended), 0.0, cache, ticket=ticket)
+    ticket = runner.submit_call(tool, unit, 0.0, on_start, _resolver(loop, ended), cache)
     try:
         if started is None or unit.timeout_s is None:
             return await ended
@@ -124,10 +126,10 @@ async def _pooled(tool: Tool, unit: Unit, pool: WorkerPool, cache: StepCache | N
         done, _ = await asyncio.wait((ended,), timeout=max(remaining, 0.0))
         if done:
             return ended.result()
-        abandon(pool, ticket, unit, "timeout")
+        runner.cancel_call(ticket, unit, "timeout")
         return None, timeout_error(unit), epoch, time.time(), False
     except asyncio.CancelledError:
-        abandon(pool, ticket, unit, "the run stopped")
+        runner.cancel_call(ticket, unit, "the run stopped")
         raise
 
 
@@ -135,7 +137,7 @@ async def drive_async(
     machine: RunMachine,
     tools: Mapping[str, Tool],
     limit: int,
-    pool: Callable[[], WorkerPool],
+    runner: CallRunner,
     observer: Observer | None = None,
     save: Callable[[RunMachine], None] | None = None,
     cache: StepCache | None = None,
@@ -156,14 +158,14 @@ async def drive_async(
             units, inline, events = next_round(machine, limit, len(running), save, observer)
             for event in events:
                 yield event
-            if inline:
+            if inline and not runner.remote:
                 unit = units[0]
                 tool = tools[unit.tool]
                 if tool.is_async:
-                    report(machine, unit, *(await execute_async(tool, unit, pool, cache)))
+                    report(machine, unit, *(await execute_async(tool, unit, runner, cache)))
                     continue
             for unit in units:
-                task = loop.create_task(execute_async(tools[unit.tool], unit, pool, cache))
+                task = loop.create_task(execute_async(tools[unit.tool], unit, runner, cache))
                 task.add_done_callback(ended.add)
                 running[task] = (unit, time.time())
             if not running:
@@ -177,7 +179,7 @@ async def drive_async(
                 if entry is not None:  # else: cancelled, and already recorded as such
                     report(machine, entry[0], *task.result())
             if machine.halting and running:
-                _cancel_halted(machine, running, tools)
+                _cancel_halted(machine, running, tools, runner)
         if observer is not None:
             observer.collect(machine)
             for event in observer.take_pending():
@@ -218,9 +220,11 @@ def _cancel_halted(
     machine: RunMachine,
     running: dict[asyncio.Task[Outcome], tuple[Unit, float]],
     tools: Mapping[str, Tool],
+    runner: CallRunner,
 ) -> None:
-    """Cancel the async calls a failure halted, and record them as cancelled now."""
-    tasks = to_cancel(machine, ((task, unit) for task, (unit, _) in running.items()), tools)
+    """Cancel the calls a failure halted (see ``to_cancel``), and record them cancelled now."""
+    pairs = ((task, unit) for task, (unit, _) in running.items())
+    tasks = to_cancel(machine, pairs, tools, runner)
     if not tasks:
         return
     now = time.time()

@@ -13,9 +13,11 @@ Fault rules, the same in every lane:
   tool raised itself included, is a tool failure.
 * A timed-out call fails with :func:`timeout_error`, word for word the same in both
   lanes; a sync call abandoned at its timeout gives its worker back to the pool.
-* When a failure halts a frame, the async calls of that frame are cancelled and
-  recorded cancelled (:func:`to_cancel`); sync calls finish and are recorded with
-  their real outcome.
+* When a failure halts a frame, the async calls of that frame, and every call of it on
+  a remote runner, are cancelled and recorded cancelled (:func:`to_cancel`); sync calls
+  in this process finish and are recorded with their real outcome.
+* A call made elsewhere (a remote runner's worker) is described there by the same
+  :func:`describe_failure` and comes back as a :class:`RemoteFailure`, recorded as is.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from dagwright._execution.trackers import Unit
     from dagwright.events import Event
     from dagwright.lanes.observe import Observer
+    from dagwright.lanes.runner import CallRunner
 
 Outcome: TypeAlias = tuple[dict[str, Any] | None, BaseException | None, float, float, bool]
 """What one call gave: outputs or the exception, its wall-clock start and end, and
@@ -99,21 +102,39 @@ def finish(tool: Tool, raw: Any) -> dict[str, Any]:
         ) from exc
 
 
+def begin(
+    tool: Tool, inputs: Mapping[str, Any], cache: StepCache | None = None
+) -> tuple[BaseModel, CacheKey | None, dict[str, Any] | None]:
+    """The first half of a call, before the tool runs: the validated input
+    (:func:`prepare`), its cache key and the outputs ``cache`` holds for it (see
+    :func:`cached`). Both keys are ``None`` when the call is not looked up."""
+    model = prepare(tool, inputs)
+    if cache is None or not tool.cacheable:
+        return model, None, None
+    key, hit = cached(cache, tool, model)
+    return model, key, hit
+
+
+def end(tool: Tool, raw: Any, key: CacheKey | None, cache: StepCache | None) -> dict[str, Any]:
+    """The second half, once the tool returned ``raw``: the validated outputs
+    (:func:`finish`), stored in ``cache`` under ``key`` when there is one."""
+    outputs = finish(tool, raw)
+    if key is not None and cache is not None:
+        store(cache, key, outputs)
+    return outputs
+
+
 def call_sync(
     tool: Tool, inputs: Mapping[str, Any], cache: StepCache | None = None
 ) -> tuple[dict[str, Any], bool]:
     """Run a synchronous tool once: validate, call, validate. Returns the outputs and
     whether they came from ``cache`` (see :func:`cached`)."""
-    model = prepare(tool, inputs)
     if cache is None or not tool.cacheable:
-        return finish(tool, tool.fn(model)), False
-    key, hit = cached(cache, tool, model)
+        return finish(tool, tool.fn(prepare(tool, inputs))), False
+    model, key, hit = begin(tool, inputs, cache)
     if hit is not None:
         return hit, True
-    outputs = finish(tool, tool.fn(model))
-    if key is not None:
-        store(cache, key, outputs)
-    return outputs, False
+    return end(tool, tool.fn(model), key, cache), False
 
 
 async def call_async(
@@ -121,16 +142,12 @@ async def call_async(
 ) -> tuple[dict[str, Any], bool]:
     """Run a tool once on an event loop: validate, call (awaiting an async tool),
     validate; the cache is used as by :func:`call_sync`."""
-    model = prepare(tool, inputs)
     if cache is None or not tool.cacheable:
-        return finish(tool, await tool.fn(model)), False
-    key, hit = cached(cache, tool, model)
+        return finish(tool, await tool.fn(prepare(tool, inputs))), False
+    model, key, hit = begin(tool, inputs, cache)
     if hit is not None:
         return hit, True
-    outputs = finish(tool, await tool.fn(model))
-    if key is not None:
-        store(cache, key, outputs)
-    return outputs, False
+    return end(tool, await tool.fn(model), key, cache), False
 
 
 def cached(
@@ -160,7 +177,7 @@ def cached(
 
 
 # Modules whose frames lead into a tool call: left off the front of a recorded traceback.
-_CALL_PATH = ("dagwright.lanes", "dagwright.tools")
+_CALL_PATH = ("dagwright.lanes", "dagwright.tools", "dagwright.runners")
 
 
 def _on_call_path(tb: TracebackType) -> bool:
@@ -194,6 +211,8 @@ def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     Either way the error keeps ``exc``'s traceback (:func:`format_traceback`). Names
     include each class of the MRO by ``__name__`` and fully qualified name.
     """
+    if isinstance(exc, RemoteFailure):
+        return exc.info, exc.names
     story = format_traceback(exc)
     if isinstance(exc, DagwrightError):
         # Any coded error keeps its code, e.g. an MCP server's tool error (DW-E023).
@@ -204,6 +223,27 @@ def describe_failure(exc: BaseException) -> tuple[ErrorInfo, tuple[str, ...]]:
     mro = type(exc).__mro__
     names = tuple(c.__name__ for c in mro) + tuple(f"{c.__module__}.{c.__qualname__}" for c in mro)
     return info, names
+
+
+class RemoteFailure(Exception):
+    """A call's failure described where it happened (a runner's worker), by
+    :func:`describe_failure` there: the recorded error, the class names ``retry_on``
+    matches, and the original exception when it survives pickling (else ``None``).
+
+    It travels in an outcome's exception slot; :func:`report` records ``info`` as it is,
+    so a remote failure is recorded word for word as the same failure in this process.
+    """
+
+    def __init__(
+        self, info: ErrorInfo, names: tuple[str, ...], cause: BaseException | None
+    ) -> None:
+        super().__init__(info.message)
+        self.info = info
+        self.names = names
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RemoteFailure, (self.info, self.names, self.cause))
 
 
 def execute(tool: Tool, unit: Unit, delay: float, cache: StepCache | None = None) -> Outcome:
@@ -265,17 +305,31 @@ def abandon(pool: WorkerPool, ticket: Ticket, unit: Unit, why: str) -> None:
         )
 
 
-def to_cancel(
-    machine: RunMachine, running: Iterable[tuple[K, Unit]], tools: Mapping[str, Tool]
-) -> list[K]:
-    """The in-flight calls a halt cancels: the async calls of halted frames.
+def cancellable(tool: Tool, runner: CallRunner) -> bool:
+    """Whether a halt cancels an in-flight call of ``tool``: an async tool on the lane's
+    event loop, and every call on a remote runner (its future can be cancelled). A sync
+    call in a thread of this process cannot be interrupted."""
+    return runner.remote or tool.is_async
 
-    Sync calls are never cancelled by a halt (a thread cannot be interrupted): they
-    finish and are recorded with their real outcome, in both lanes.
+
+def to_cancel(
+    machine: RunMachine,
+    running: Iterable[tuple[K, Unit]],
+    tools: Mapping[str, Tool],
+    runner: CallRunner,
+) -> list[K]:
+    """The in-flight calls a halt cancels: the :func:`cancellable` calls of halted frames.
+
+    Other calls are never cancelled by a halt: they finish and are recorded with their
+    real outcome, in both lanes.
     """
     if not machine.halting:
         return []
-    return [key for key, unit in running if tools[unit.tool].is_async and machine.is_halted(unit)]
+    return [
+        key
+        for key, unit in running
+        if cancellable(tools[unit.tool], runner) and machine.is_halted(unit)
+    ]
 
 
 def report(
@@ -300,6 +354,8 @@ def report(
         raise exc
     else:
         info, names = describe_failure(exc)
+        if isinstance(exc, RemoteFailure) and exc.cause is not None:
+            exc = exc.cause
         machine.fail(unit, info, names, started, ended, cause=exc)
 
 

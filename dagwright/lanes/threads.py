@@ -13,6 +13,10 @@ works when called from inside a running event loop. Their outcomes come back thr
 the same queue as the pool's, so the driver only ever waits in one place, and that wait
 ends when the loop's thread dies, too.
 
+Calls that do not run inline or on the private loop go to the executor's runner
+(:mod:`dagwright.lanes.runner`): the worker pool by default. A remote runner takes every
+call, async tools' included, and keeps their timeouts itself.
+
 Faults (rules in :mod:`dagwright.lanes.calls`): a sync call with ``timeout_s`` always
 runs on the pool and its deadline runs from the moment a worker starts it; when it
 overruns, the lane records the timeout and abandons the call, whose worker the pool
@@ -37,15 +41,14 @@ from dagwright.cache.protocol import StepCache
 from dagwright.lanes.calls import (
     FATAL,
     Outcome,
-    abandon,
     execute,
     next_round,
-    pooled,
     report,
     timeout_error,
     to_cancel,
 )
-from dagwright.lanes.pool import Ticket, WorkerPool, mark_serving
+from dagwright.lanes.pool import mark_serving
+from dagwright.lanes.runner import CallRunner
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
@@ -69,8 +72,8 @@ class _Call:
         self.unit = unit
         self.token = token
         self.post = post
-        self.dispatched: float | None = None  # epoch, for an async call a halt may cancel
-        self.ticket: Ticket | None = None  # a pooled sync call
+        self.dispatched: float | None = None  # epoch, for a call a halt may cancel
+        self.ticket: object | None = None  # a call on the runner
         self.future: Future[Outcome] | None = None  # an async call on the private loop
         self.deadline: float | None = None  # monotonic, once a timed call started
         self.started: float | None = None  # epoch, likewise
@@ -96,7 +99,7 @@ class _RunLoop:
         self,
         tool: Tool,
         unit: Unit,
-        pool: Callable[[], WorkerPool],
+        runner: CallRunner,
         token: int,
         cache: StepCache | None,
     ) -> Future[Outcome]:
@@ -110,7 +113,7 @@ class _RunLoop:
             self._thread = threading.Thread(target=self._serve, name="dagwright-loop", daemon=True)
             self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            execute_async(tool, unit, pool, cache), self._loop
+            execute_async(tool, unit, runner, cache), self._loop
         )
         future.add_done_callback(self._poster(token))
         return future
@@ -166,15 +169,15 @@ def drive_sync(
     machine: RunMachine,
     tools: Mapping[str, Tool],
     limit: int,
-    pool: Callable[[], WorkerPool],
+    runner: CallRunner,
     observer: Observer | None = None,
     save: Callable[[RunMachine], None] | None = None,
     cache: StepCache | None = None,
 ) -> Generator[Event, None, None]:
     """Run ``machine`` to the end; yields events when ``observer`` keeps them for a stream.
 
-    ``pool`` returns the executor's shared worker pool; it is asked for only when a call
-    cannot run inline. ``cache`` is the executor's step cache, if any. Closing the
+    ``runner`` takes the calls that do not run inline or on the run's event loop (every
+    call, when it is remote). ``cache`` is the executor's step cache, if any. Closing the
     generator early (a stream consumer stopped), a fatal exception from a tool and a
     failing ``save`` stop the run: nothing new starts, async calls in flight are
     cancelled and sync ones abandoned.
@@ -188,7 +191,7 @@ def drive_sync(
         while not machine.finished:
             units, inline, events = next_round(machine, limit, len(running), save, observer)
             yield from events
-            if inline:
+            if inline and not runner.remote:
                 unit = units[0]
                 tool = tools[unit.tool]
                 if not tool.is_async and unit.timeout_s is None:
@@ -199,20 +202,20 @@ def drive_sync(
                 call = _Call(unit, token, post)
                 running[token] = call
                 tool = tools[unit.tool]
-                if tool.is_async:
-                    call.dispatched = time.time()
-                    call.future = loop.submit(tool, unit, pool, token, cache)
+                call.dispatched = time.time()
+                if tool.is_async and not runner.remote:
+                    call.future = loop.submit(tool, unit, runner, token, cache)
                 else:
-                    call.ticket = Ticket()
-                    on_start = call.begun if unit.timeout_s is not None else None
-                    pool().post(pooled, tool, unit, on_start, call.ended, unit.delay, cache,
-                                ticket=call.ticket)  # fmt: skip
+                    timed = unit.timeout_s is not None and not runner.remote
+                    call.ticket = runner.submit_call(
+                        tool, unit, unit.delay, call.begun if timed else None, call.ended, cache
+                    )
             if not running:
                 if machine.finished:
                     break
                 raise RuntimeError("dagwright internal error: nothing runs and the run is not over")
-            _wait(machine, outcomes, running, pool)
-            _cancel_halted(machine, running, tools)
+            _wait(machine, outcomes, running, runner)
+            _cancel_halted(machine, running, tools, runner)
         if observer is not None:
             observer.collect(machine)
             yield from observer.take_pending()
@@ -223,7 +226,7 @@ def drive_sync(
                 if call.future is not None:
                     call.future.cancel()
                 elif call.ticket is not None:
-                    abandon(pool(), call.ticket, call.unit, "the run stopped")
+                    runner.cancel_call(call.ticket, call.unit, "the run stopped")
         loop.close()
 
 
@@ -231,7 +234,7 @@ def _wait(
     machine: RunMachine,
     outcomes: queue.SimpleQueue[tuple[Any, ...]],
     running: dict[int, _Call],
-    pool: Callable[[], WorkerPool],
+    runner: CallRunner,
 ) -> None:
     """Block for the next message (or deadline), then handle every message already posted."""
     deadlines = [call.deadline for call in running.values() if call.deadline is not None]
@@ -239,7 +242,7 @@ def _wait(
     try:
         message = outcomes.get(timeout=timeout)
     except queue.Empty:
-        _expire(machine, running, pool)
+        _expire(machine, running, runner)
         return
     while True:
         kind = message[0]
@@ -262,30 +265,33 @@ def _wait(
             message = outcomes.get_nowait()
         except queue.Empty:
             break
-    _expire(machine, running, pool)
+    _expire(machine, running, runner)
 
 
-def _expire(machine: RunMachine, running: dict[int, _Call], pool: Callable[[], WorkerPool]) -> None:
+def _expire(machine: RunMachine, running: dict[int, _Call], runner: CallRunner) -> None:
     now = time.monotonic()
     for token, call in list(running.items()):
         if call.deadline is not None and call.deadline <= now:
             del running[token]
             assert call.ticket is not None
-            abandon(pool(), call.ticket, call.unit, "timeout")
+            runner.cancel_call(call.ticket, call.unit, "timeout")
             report(machine, call.unit, None, timeout_error(call.unit), call.started or 0.0,
                    time.time(), False)  # fmt: skip
 
 
 def _cancel_halted(
-    machine: RunMachine, running: dict[int, _Call], tools: Mapping[str, Tool]
+    machine: RunMachine, running: dict[int, _Call], tools: Mapping[str, Tool], runner: CallRunner
 ) -> None:
-    """Cancel the async calls a failure halted, and record them as cancelled now."""
-    tokens = to_cancel(machine, ((token, call.unit) for token, call in running.items()), tools)
+    """Cancel the calls a failure halted (see ``to_cancel``), and record them cancelled now."""
+    pairs = ((token, call.unit) for token, call in running.items())
+    tokens = to_cancel(machine, pairs, tools, runner)
     if not tokens:
         return
     now = time.time()
     for token in tokens:
         call = running.pop(token)
-        assert call.future is not None
-        call.future.cancel()
+        if call.future is not None:
+            call.future.cancel()
+        else:
+            runner.cancel_call(call.ticket, call.unit, "a failure halted the run")
         machine.cancel(call.unit, call.dispatched, now)
