@@ -47,6 +47,7 @@ from dagwright.errors import (
     RunExistsError,
     RunFailedError,
     RunLockedError,
+    RunnerError,
     StepCancelledError,
     StepError,
     StepTimeoutError,
@@ -57,8 +58,10 @@ from dagwright.errors import (
     ToolInputError,
     ToolManifestError,
     ToolOutputError,
+    ToolUnavailableError,
     TraceFileError,
     UsageError,
+    WorkerLostError,
 )
 from dagwright.executor import FlowExecutor
 from dagwright.flows import DAGFlow, Flow, Literal, MapStep, RetryPolicy, Step
@@ -124,6 +127,7 @@ __all__ = [
     "RunFailedError",
     "RunHeader",
     "RunLockedError",
+    "RunnerError",
     "SQLiteCheckpointer",
     "SQLiteStepCache",
     "Step",
@@ -141,9 +145,11 @@ __all__ = [
     "ToolInputError",
     "ToolManifestError",
     "ToolOutputError",
+    "ToolUnavailableError",
     "ToolSpec",
     "TraceFileError",
     "UsageError",
+    "WorkerLostError",
     "__version__",
     "bench",
     "compile_flow",

@@ -39,6 +39,7 @@ MODULES = (
     "dagwright.mining",
     "dagwright.profiling",
     "dagwright.results",
+    "dagwright.runners",
     "dagwright.tools",
     "dagwright.traces",
 )

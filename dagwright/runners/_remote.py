@@ -75,7 +75,7 @@ def run_call(ref: ToolRef, state: dict[str, Any], timeout_s: float | None) -> by
     except _TimedOut:
         envelope = (TIMED_OUT, None, started, time.time())
     except FATAL as exc:
-        envelope = (FATAL_EXIT, exc, started, time.time())
+        envelope = (FATAL_EXIT, bare(exc), started, time.time())
     except BaseException as exc:
         envelope = (FAILED, remote_failure(exc), started, time.time())
     return _pack(ref[0], envelope)
@@ -186,10 +186,23 @@ def remote_failure(exc: BaseException) -> RemoteFailure:
     info, names = describe_failure(exc)
     cause: BaseException | None
     try:
-        cause = pickle.loads(pickle.dumps(exc))
+        cause = bare(pickle.loads(pickle.dumps(exc)))
     except Exception:
         cause = None
     return RemoteFailure(info, names, cause)
+
+
+def bare(exc: BaseException) -> BaseException:
+    """``exc`` without traceback and chained exceptions (their text is in the record).
+
+    Dask installs tblib's pickling of tracebacks; a traceback unpickled in the driver is
+    rebuilt from frames that link to the driver's own stack, and would keep it alive as
+    long as the result holds the exception.
+    """
+    exc.__traceback__ = None
+    exc.__cause__ = None
+    exc.__context__ = None
+    return exc
 
 
 def _pack(name: str, envelope: tuple[Any, ...]) -> bytes:

@@ -140,7 +140,9 @@ class DaskRunner:
         self._outbox: list[_DaskCall] = []
         self._flushing = False
         self._pending: dict[str, _DaskCall] = {}  # Dask key -> call on the cluster
-        self._done: queue.SimpleQueue[Future | None] = queue.SimpleQueue()
+        # Keys of done futures (never the futures: a queued future would keep its task's
+        # result on the cluster).
+        self._done: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._collector: threading.Thread | None = None
         self._closed = False
         self._serial = itertools.count()
@@ -302,9 +304,12 @@ class DaskRunner:
                 self._pending[call.key] = call
             self._start_collector()
         for future in futures:
-            future.add_done_callback(self._done.put)
+            future.add_done_callback(self._report_done)
         if dropped:
             self._cancel(dropped)
+
+    def _report_done(self, future: Future) -> None:
+        self._done.put(future.key)
 
     def _cancel(self, futures: list[Future]) -> None:
         # A closed loop raises RuntimeError: nothing runs there any more.
@@ -344,22 +349,21 @@ class DaskRunner:
             if None in batch and self._closed:
                 return
             try:
-                self._settle([future for future in batch if future is not None])
+                self._settle([key for key in batch if key is not None])
             except Exception as exc:  # never let the collector die with calls out
                 get_logger().error("dask_collector_failed", error=repr(exc))
-            # Holding a done future would keep its result on the cluster while we wait.
-            del first, batch
 
-    def _settle(self, futures: list[Future]) -> None:
+    def _settle(self, keys: list[str]) -> None:
         """End the calls of these done futures: results fetched in one gather."""
         finished: list[tuple[Future, _DaskCall]] = []
         erred: list[tuple[Future, _DaskCall]] = []
         with self._lock:
-            for future in futures:
-                call = self._pending.pop(future.key, None)
+            for key in keys:
+                call = self._pending.pop(key, None)
                 if call is None or call.state != _SENT:
                     continue  # cancelled: its outcome is dropped
-                call.future = None
+                future, call.future = call.future, None
+                assert future is not None  # a sent call has its future
                 (finished if future.status == "finished" else erred).append((future, call))
         for future, call in erred:
             self._end(call, self._failure(future, call))
