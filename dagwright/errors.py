@@ -17,6 +17,7 @@ Errors split in two families:
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -52,6 +53,25 @@ def _rebuild(cls: type[DagwrightError], message: str, state: dict[str, Any]) -> 
     Exception.__init__(error, message)
     error.__dict__.update(state)
     return error
+
+
+def _reduce(error: DagwrightError) -> tuple[Any, ...]:
+    return error.__reduce__()
+
+
+def keep_own_pickling() -> None:
+    """Make every dagwright error class pickle by its own ``__reduce__`` again.
+
+    Importing ``distributed`` registers tblib's reduction for every exception class with
+    ``copyreg``, which pickles causes and tracebacks too: an error whose cause cannot be
+    pickled (``RunFailedError`` holds the tool's exception) would no longer pickle.
+    ``DaskRunner`` calls this once Dask is imported.
+    """
+    stack: list[type[DagwrightError]] = [DagwrightError]
+    while stack:
+        cls = stack.pop()
+        copyreg.pickle(cls, _reduce)
+        stack.extend(cls.__subclasses__())
 
 
 class FlowCompileError(DagwrightError):

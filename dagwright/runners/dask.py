@@ -44,6 +44,7 @@ from dagwright.errors import (
     ToolUnavailableError,
     UsageError,
     WorkerLostError,
+    keep_own_pickling,
 )
 from dagwright.lanes.calls import Outcome, begin, end, timeout_error
 from dagwright.runners import _remote
@@ -123,6 +124,7 @@ class DaskRunner:
                 "DaskRunner needs dask.distributed, which is not installed",
                 hint="pip install 'dagwright[dask]'",
             ) from exc
+        keep_own_pickling()
         if not isinstance(client, distributed.Client):
             raise UsageError(
                 f"DaskRunner needs a distributed.Client, got {type(client).__name__}",

@@ -15,6 +15,13 @@ import dask
 import distributed
 import pytest
 
+from dagwright.errors import keep_own_pickling
+
+# Importing distributed changed how every exception class pickles (tblib); DaskRunner
+# restores dagwright's errors when it is built, but other tests of this session may
+# run before any runner is.
+keep_own_pickling()
+
 
 def local_cluster(workers: int = 2, threads: int = 2) -> Any:
     """A ``LocalCluster`` of ``workers`` processes (the caller closes it)."""

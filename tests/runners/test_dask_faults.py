@@ -15,7 +15,7 @@ import distributed
 import pytest
 
 from dagwright import DAGFlow, Flow, FlowExecutor, Literal, MapStep, RetryPolicy, Step, Tool, tool
-from dagwright.errors import UsageError
+from dagwright.errors import RunFailedError, UsageError
 from dagwright.runners import DaskRunner, _remote
 from tests.runners import dask_tools as t
 from tests.runners.conftest import local_cluster
@@ -260,3 +260,26 @@ def test_without_the_extra_the_runner_names_it(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(IntegrationUnavailableError) as raised:
         DaskRunner(object())  # type: ignore[arg-type]
     assert raised.value.hint == "pip install 'dagwright[dask]'"
+
+
+def test_errors_keep_their_pickling_once_dask_is_loaded(client: Any) -> None:
+    """Dask makes every exception pickle with its cause; a failed run's error still
+    pickles without the tool's exception, which may not survive pickling."""
+    import pickle
+
+    class Local(Exception):  # a local class: it cannot be pickled
+        pass
+
+    @tool
+    def odd(x: int) -> int:
+        """Raises an exception that cannot be pickled."""
+        raise Local("local")
+
+    DaskRunner(client)
+    with FlowExecutor([odd]) as ex:
+        result = ex.run(Flow("f", [Step(tool="odd", inputs={"x": Literal(1)})]), {})
+    with pytest.raises(RunFailedError) as caught:
+        result.raise_for_error()
+    assert isinstance(caught.value.__cause__, Local)
+    clone = pickle.loads(pickle.dumps(caught.value))
+    assert clone.result.digest == result.digest and clone.__cause__ is None

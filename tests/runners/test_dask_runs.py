@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +291,43 @@ def test_misuse_is_refused_with_a_usage_error(client: Any) -> None:
         DaskRunner("tcp://127.0.0.1:8786")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="runner must be"):
         FlowExecutor(TOOLS, runner=object())  # type: ignore[arg-type]
+
+
+def test_runs_in_several_threads_share_one_runner(client: Any) -> None:
+    flow = DAGFlow("shared", [MapStep(id="m", over="xs", tool="inc", item="x", results="ys")])
+    runner = DaskRunner(client)
+    results: dict[int, ExecutionResult] = {}
+
+    def run(k: int) -> None:
+        with FlowExecutor(TOOLS, runner=runner, max_concurrency=8) as ex:
+            results[k] = ex.run(flow, {"xs": list(range(k, k + 20))})
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(results) == [0, 1, 2, 3]
+    for k, result in results.items():
+        assert [item["inc"] for item in result.output["ys"]] == list(range(k + 1, k + 21))
+
+
+def test_a_streamed_run_gives_the_local_events(client: Any) -> None:
+    flow = Flow(
+        "chain", [Step(tool="inc", inputs={"x": "x"}), Step(tool="ainc", inputs={"x": "inc"})]
+    )
+    streams = []
+    for runner in (None, DaskRunner(client)):
+        with FlowExecutor(TOOLS, runner=runner) as ex:
+            streams.append([type(item).__name__ for item in ex.stream(flow, {"x": 1})])
+    assert streams[0] == streams[1]
+    assert streams[1][-1] == "ExecutionResult"
+
+
+def test_importing_the_runners_does_not_import_dask() -> None:
+    code = (
+        "import dagwright.runners, sys; print('distributed' in sys.modules, 'dask' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.split() == ["False", "False"]
