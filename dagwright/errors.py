@@ -433,7 +433,8 @@ class SubflowError(StepError):
 
 class RunnerError(StepError):
     """A runner could not make a call: the Dask client is closed or lost its scheduler,
-    or the cluster refused or dropped the task. Not retried unless ``retry_on`` names it."""
+    or the cluster refused or dropped the task. Not retried unless ``retry_on`` names it.
+    ``dagwright run --dask`` raises it when it cannot connect to the scheduler."""
 
     code = "DW-E108"
 

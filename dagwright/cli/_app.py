@@ -30,6 +30,10 @@ current directory)."""
 DEFAULT_CACHE = os.path.join(".dagwright", "cache.sqlite")
 """The step cache of ``run --cache`` and ``cache`` when no path is given."""
 
+DEFAULT_DASK_TIMEOUT = 10.0
+"""How long ``run --dask`` waits for the scheduler (to connect, and to close) when
+``--dask-timeout`` is not given, in seconds."""
+
 _EPILOG = (
     "exit codes: 0 success, 1 lint errors or a failed run, 2 usage error or unreadable "
     "input, 3 internal error, 130 interrupted"
@@ -131,8 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", metavar="ID", help="the new run's id (default: a random one)")
     run.add_argument("--resume", metavar="ID", help="finish the stored run ID instead")
     run.add_argument(
-        "--max-concurrency", type=int, default=8, metavar="N", help="calls at once (default 8)"
-    )
+        "--max-concurrency", type=int, default=8, metavar="N",
+        help="calls at once (default 8); with --dask, the calls the run has on the cluster "
+        "at once: raise it to the cluster's worker threads",
+    )  # fmt: skip
+    run.add_argument(
+        "--dask", metavar="ADDRESS",
+        help="make every tool call on the Dask cluster whose scheduler is at ADDRESS, "
+        "e.g. tcp://scheduler:8786 (needs the dask extra; the journal stays here)",
+    )  # fmt: skip
+    run.add_argument(
+        "--dask-timeout", type=float, metavar="SECONDS",
+        help=f"with --dask: how long to wait for the scheduler (default {DEFAULT_DASK_TIMEOUT:g})",
+    )  # fmt: skip
     run.add_argument(
         "--cache", nargs="?", const=DEFAULT_CACHE, metavar="PATH",
         help="keep results of cacheable tools in the step cache PATH and reuse them "

@@ -13,6 +13,11 @@ is 130. The run id is chosen before the run starts (``FlowExecutor.new_run_id()`
 
 ``--json`` prints only the result on stdout (:meth:`ExecutionResult.to_dict`); progress
 and log lines then go to stderr.
+
+``--dask ADDRESS`` makes the tool calls on a Dask cluster (``FlowExecutor(...,
+runner=DaskRunner(client))``, see :mod:`dagwright.cli._dask`); scheduling and the journal
+stay in this process, so Ctrl-C, the resume command and ``--resume`` work as without it,
+and the printed resume command names the same cluster.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import shlex
 import signal
 import sys
@@ -28,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from dagwright.cli._app import DEFAULT_STORE
+from dagwright.cli._app import DEFAULT_DASK_TIMEOUT, DEFAULT_STORE
 from dagwright.cli._common import (
     load_flow_files,
     log_lines,
@@ -36,6 +42,7 @@ from dagwright.cli._common import (
     open_store,
     parse_inputs,
 )
+from dagwright.cli._dask import address_problem, dask_runner, require_distributed
 from dagwright.cli._errors import FAILED, INTERRUPTED, OK, command_line_error
 from dagwright.cli._progress import Display, LiveDisplay, PlainDisplay, Tracker
 from dagwright.errors import CheckpointNotFoundError, RunExistsError
@@ -47,10 +54,14 @@ if TYPE_CHECKING:
 
 
 def resume_command(args: argparse.Namespace, run_id: str, store: str) -> str:
-    """The command line that finishes ``run_id``: the same files and tools."""
+    """The command line that finishes ``run_id``: the same files, tools and cluster."""
     words = ["dagwright", "run", *args.files]
     for module in args.tools:
         words += ["--tools", module]
+    if args.dask is not None:
+        words += ["--dask", args.dask]
+        if args.dask_timeout is not None:
+            words += ["--dask-timeout", f"{args.dask_timeout:g}"]
     words += ["--resume", run_id, "--store", store]
     return shlex.join(words)
 
@@ -88,6 +99,7 @@ def command(args: argparse.Namespace) -> int:
         parser.error("--run-id cannot be used with --resume: name the run to resume")
     if args.max_concurrency < 1:
         parser.error(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
+    dask_timeout = _dask_options(args, parser)
 
     from dagwright import FlowExecutor
 
@@ -109,12 +121,14 @@ def command(args: argparse.Namespace) -> int:
         with log_lines() as logs:
             tracker = Tracker(flow)
             with (
+                dask_runner(args.dask, dask_timeout) as runner,
                 FlowExecutor(
                     unique,
                     registry=registry,
                     checkpointer=store,
                     cache=cache,
                     max_concurrency=args.max_concurrency,
+                    runner=runner,
                 ) as executor,
                 _ctrl_c(lambda: logs.setLevel(logging.ERROR)),  # abandoned calls are expected
             ):
@@ -163,6 +177,22 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     return OK if result.success else FAILED
+
+
+def _dask_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> float:
+    """Check ``--dask`` and ``--dask-timeout`` before anything is loaded; the timeout."""
+    if args.dask is None:
+        if args.dask_timeout is not None:
+            parser.error("--dask-timeout goes with --dask: there is no scheduler to wait for")
+        return DEFAULT_DASK_TIMEOUT
+    timeout = DEFAULT_DASK_TIMEOUT if args.dask_timeout is None else args.dask_timeout
+    if not 0 < timeout < math.inf:
+        parser.error(f"--dask-timeout must be a positive number of seconds, got {timeout:g}")
+    require_distributed()
+    problem = address_problem(args.dask)
+    if problem is not None:
+        parser.error(f"--dask {args.dask!r} is not a Dask scheduler address: {problem}")
+    return timeout
 
 
 def _start(
