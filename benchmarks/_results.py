@@ -4,7 +4,7 @@ The result of one figure is a plain dict (it is written to ``latest.json`` as is
 
     {"id", "title", "unit", "target", "note",
      "libraries": {name: cell},          # dagwright, floor, chainweaver, langgraph
-     "checks": [{"label", "against", "limit", "ratio", "met", "reason"}],
+     "checks": [{"label", "against", "limit", "ratio", "met", "higher", "reason"}],
      "status": "met" | "MISSED" | "not measured"}
 
 A measured cell holds ``median``, ``q1``, ``q3``, ``min``, ``max``, ``n`` (in the figure's
@@ -85,6 +85,7 @@ def not_measured(figure: Figure, cells: dict[str, Cell]) -> dict[str, Any]:
                 "limit": c.limit,
                 "ratio": None,
                 "met": None,
+                "higher": c.higher,
                 "reason": cells["dagwright"]["reason"],
             }
             for c in figure.checks
@@ -123,7 +124,8 @@ def _check(check: Check, values: dict[str, list[float]], cells: dict[str, Cell])
         cell = cells[check.against]
         reason = f"{LABELS[check.against]} {cell.get('reason', cell['status'])}"
     result["ratio"] = ratio
-    result["met"] = None if ratio is None else ratio <= check.limit
+    result["met"] = None if ratio is None else check.meets(ratio)
+    result["higher"] = check.higher
     result["reason"] = reason
     return result
 
