@@ -77,6 +77,9 @@ def test_the_figure_is_measured_for_dagwright_and_the_floor(
         assert 0 < cell["q1"] <= cell["median"] <= cell["q3"]
     ours = figure["libraries"]["dagwright"]
     assert ours["ratio_to_floor"] > 0
+    spread = ours["ratio_to_floor_spread"]
+    assert spread["n"] == 3
+    assert spread["min"] <= spread["q1"] <= ours["ratio_to_floor"] <= spread["q3"] <= spread["max"]
     assert ours["ratio_to_best_peer"] is None
     assert figure["status"] in ("met", "MISSED")
 
