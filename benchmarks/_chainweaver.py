@@ -245,6 +245,8 @@ def load() -> Library | None:
         "cache-hit": partial(_cached, flows, True),
         "import": partial(import_case, "chainweaver"),
         "dask": lambda env: Unsupported("no Dask runner"),
+        "cpu16-threads": lambda env: Unsupported("no Dask runner"),
+        "cpu16-dask": lambda env: Unsupported("no Dask runner"),
     }
     for steps in (100, 1000):
         for store in ("plain", "memory", "sqlite"):

@@ -17,17 +17,19 @@ bench`` times:
   compile cache emptied first;
 * ``cache-call`` / ``cache-hit``: ``bench_cache``'s 10-step chain of the cacheable 20 us
   ``work20``, without a cache and with a warm ``InMemoryStepCache``;
-* ``dask``: 1000 trivial map items through ``dagwright.runners.DaskRunner`` (DESIGN.md
-  section 11), when it exists.
+* ``dask``: ``bench_map``'s 1000 trivial ``echo`` map items through
+  ``dagwright.runners.DaskRunner`` (DESIGN.md section 11), executor and map step at
+  ``max_concurrency=1000``, on a local cluster of 2 single-threaded worker processes;
+* ``cpu16-threads`` / ``cpu16-dask``: ``_workloads.crunch_flow()``, 16 CPU-bound items at
+  ``max_concurrency=16``, on the executor's thread pool and through ``DaskRunner`` on the
+  same cluster.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import _workloads as w
@@ -40,6 +42,7 @@ from bench_compile import long_flow
 
 import dagwright
 from dagwright import ExecutionResult, Flow, FlowExecutor, InMemoryStepCache
+from dagwright.runners import DaskRunner
 
 
 def output(result: ExecutionResult) -> dict[str, Any]:
@@ -115,43 +118,68 @@ def cached(hit: bool, env: Env) -> Case:
 
 
 def dask_map(env: Env) -> Case | Unsupported:
-    """``bench_map``'s 1000-item ``echo`` map through ``DaskRunner``, when it exists."""
-    try:
-        runner_class: Any = importlib.import_module("dagwright.runners").DaskRunner
-    except (ImportError, AttributeError):
-        return Unsupported("not available: dagwright.runners.DaskRunner does not exist yet")
-    client = dask_client(env)
-    if isinstance(client, Unsupported):
-        return client
-    make: Callable[..., FlowExecutor] = FlowExecutor
-    executor = _owned(env, make(bench_map.MAP_TOOLS, runner=runner_class(client)))
-    flow = bench_map.map_flow("echo")
-    executor.compile(flow)
+    """``bench_map``'s 1000-item ``echo`` map through the group's ``DaskRunner``, the
+    executor and the map step both at ``max_concurrency=1000``: every item is ready at
+    once and goes to the cluster in one round, as ``client.map`` sends the floor's."""
+    runner = dask_runner(env)
+    if isinstance(runner, Unsupported):
+        return runner
+    executor = _owned(
+        env, FlowExecutor(bench_map.MAP_TOOLS, runner=runner, max_concurrency=bench_map.ITEMS)
+    )
+    flow = bench_map.map_flow("echo", max_concurrency=bench_map.ITEMS)
     return Case(
-        partial(executor.run, flow, bench_map.MAP1000_INPUTS),
+        _runner(env, executor, flow, bench_map.MAP1000_INPUTS),
         answer=lambda result: output(result)["out"],
     )
 
 
+def crunch(where: str, env: Env) -> Case | Unsupported:
+    """``_workloads.crunch_flow()`` (16 CPU-bound items, map and executor
+    ``max_concurrency=16``) on the executor's thread pool (``where="threads"``) or through
+    the group's ``DaskRunner`` (``"dask"``). Without Dask neither is built: they only
+    make sense as a pair."""
+    runner = dask_runner(env)
+    if isinstance(runner, Unsupported):
+        return runner
+    local = where == "threads"
+    executor = _owned(
+        env,
+        FlowExecutor(w.CPU_TOOLS, runner=None if local else runner, max_concurrency=w.CPU_ITEMS),
+    )
+    return Case(
+        _runner(env, executor, w.crunch_flow(), w.CPU_INPUTS),
+        answer=lambda result: output(result)["out"],
+    )
+
+
+def dask_runner(env: Env) -> DaskRunner | Unsupported:
+    """The group's one ``DaskRunner`` over :func:`dask_client` (closed before the client),
+    or :class:`Unsupported` without ``dask.distributed``."""
+    client = dask_client(env)
+    if isinstance(client, Unsupported):
+        return client
+
+    def make() -> DaskRunner:
+        runner = DaskRunner(client)
+        env.stack.callback(runner.close)
+        return runner
+
+    return env.shared("dask-runner", make)
+
+
 def dask_client(env: Env) -> Any:
-    """The group's Dask client on a local cluster of 2 single-threaded worker processes,
-    or :class:`Unsupported` without ``dask.distributed``. Workers import the benchmark
-    modules from this checkout (``PYTHONPATH``)."""
+    """The group's Dask client on a local cluster of 2 single-threaded worker processes
+    (``_workloads.LOCAL_CLUSTER``), or :class:`Unsupported` without
+    ``dask.distributed``. Workers import the benchmark modules from this checkout."""
 
     def make() -> Any:
         try:
             distributed: Any = importlib.import_module("dask.distributed")
         except ImportError:
             return Unsupported("dask.distributed not installed")
-        import os
-
-        here = Path(__file__).resolve().parent
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(here), str(here.parent), os.environ.get("PYTHONPATH")])
-        )
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        w.share_benchmark_path()
+        cluster = distributed.LocalCluster(**w.LOCAL_CLUSTER)
         env.stack.callback(cluster.close)
         client = distributed.Client(cluster)
         env.stack.callback(client.close)
@@ -180,6 +208,8 @@ def load() -> Library:
         "cache-hit": partial(cached, True),
         "import": partial(import_case, "dagwright"),
         "dask": dask_map,
+        "cpu16-threads": partial(crunch, "threads"),
+        "cpu16-dask": partial(crunch, "dask"),
     }
     for steps in (100, 1000):
         for name, store in _STORES:

@@ -12,7 +12,10 @@ workload needs more than steps, the floor does the least that work takes by hand
   step, after a header row per run;
 * the step cache: the key is the sha256 of the canonical JSON of tool name and validated
   input; a hit copies the stored outputs out of a dict;
-* Dask: ``client.map`` of the validated call over the items, then ``client.gather``.
+* Dask: ``client.map`` of the validated call over the items, then ``client.gather``;
+* CPU-bound items: the validated ``crunch`` call over the items on a
+  ``ThreadPoolExecutor`` started once (the GIL runs them one at a time), or through
+  ``client.map`` and ``client.gather`` on the same cluster as dagwright's.
 
 Every function returns the run's final context (or results), which is what each
 library's answer is checked against.
@@ -268,8 +271,37 @@ def echo_item(x: int) -> dict[str, Any]:
     return EchoOut(value=EchoIn.model_validate({"x": x}).x).model_dump(mode="json")
 
 
-def dask_map(client: Any, items: list[int]) -> list[dict[str, Any]]:
-    """``client.map`` of ``echo_item`` over ``items`` and ``client.gather``: Dask itself."""
-    futures = client.map(echo_item, items, pure=False)
+def dask_map(
+    client: Any, items: list[int], call: Callable[[int], dict[str, Any]] = echo_item
+) -> list[dict[str, Any]]:
+    """``client.map`` of ``call`` (``echo_item`` by default) over ``items`` and
+    ``client.gather``: Dask itself, one task per item, in one batch."""
+    futures = client.map(call, items, pure=False)
     results: list[dict[str, Any]] = client.gather(futures)
     return results
+
+
+class CrunchIn(BaseModel):
+    """The input of ``crunch``."""
+
+    rounds: int
+
+
+class CrunchOut(BaseModel):
+    """The output of ``crunch``."""
+
+    value: int
+
+
+def crunch_item(rounds: int) -> dict[str, Any]:
+    """One validated ``crunch`` call: the recurrence of ``_workloads.crunch_numbers``."""
+    args = CrunchIn.model_validate({"rounds": rounds})
+    acc = 0
+    for i in range(args.rounds):
+        acc = (acc * 31 + i) % 1_000_003
+    return CrunchOut(value=acc).model_dump(mode="json")
+
+
+def threads_map(pool: ThreadPoolExecutor, items: list[int]) -> list[dict[str, Any]]:
+    """``crunch_item`` over ``items`` on ``pool``, results in item order."""
+    return list(pool.map(crunch_item, items))

@@ -56,6 +56,23 @@ def _dask(env: Env) -> Case | Unsupported:
     return Case(partial(_floor.dask_map, client, items))
 
 
+def _crunch_threads(env: Env) -> Case | Unsupported:
+    client = dask_client(env)  # measured only beside the Dask version
+    if isinstance(client, Unsupported):
+        return client
+    pool = ThreadPoolExecutor(max_workers=w.CPU_ITEMS)
+    env.stack.callback(pool.shutdown)
+    return Case(partial(_floor.threads_map, pool, list(w.CPU_INPUTS["xs"])))
+
+
+def _crunch_dask(env: Env) -> Case | Unsupported:
+    client = dask_client(env)
+    if isinstance(client, Unsupported):
+        return client
+    items = list(w.CPU_INPUTS["xs"])
+    return Case(partial(_floor.dask_map, client, items, _floor.crunch_item))
+
+
 def load() -> Library:
     """The floor's cases (pydantic only: always available)."""
     steps = bench_cache.STEPS
@@ -71,6 +88,8 @@ def load() -> Library:
         "cache-hit": lambda env: Case(_floor.cache_chain(steps, spin, {})),
         "import": partial(import_case, "pydantic"),
         "dask": _dask,
+        "cpu16-threads": _crunch_threads,
+        "cpu16-dask": _crunch_dask,
     }
     for n in (100, 1000):
         for store in ("plain", "memory", "sqlite"):

@@ -225,6 +225,8 @@ def load() -> Library | None:
         "cache-hit": partial(_cached, graphs, True),
         "import": partial(import_case, "langgraph.graph"),
         "dask": lambda env: Unsupported("no Dask runner"),
+        "cpu16-threads": lambda env: Unsupported("no Dask runner"),
+        "cpu16-dask": lambda env: Unsupported("no Dask runner"),
     }
     for steps in (100, 1000):
         for store in ("plain", "memory", "sqlite"):

@@ -68,7 +68,10 @@ def _verdict(result: Result) -> str:
         if check["met"] is None:
             parts.append(f"{check['label']}: n/a")
             continue
-        sign = "<=" if check["met"] else ">"
+        if check.get("higher"):  # a speed-up: met above its limit
+            sign = ">" if check["met"] else "<="
+        else:
+            sign = "<=" if check["met"] else ">"
         against = check["against"]
         name = LABELS.get(against, against)
         parts.append(f"{check['ratio']:.2f} {sign} {check['limit']:g} ({name})")

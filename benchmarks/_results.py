@@ -4,12 +4,14 @@ The result of one figure is a plain dict (it is written to ``latest.json`` as is
 
     {"id", "title", "unit", "target", "note",
      "libraries": {name: cell},          # dagwright, floor, chainweaver, langgraph
-     "checks": [{"label", "against", "limit", "ratio", "met", "reason"}],
+     "checks": [{"label", "against", "limit", "ratio", "met", "higher", "reason"}],
      "status": "met" | "MISSED" | "not measured"}
 
 A measured cell holds ``median``, ``q1``, ``q3``, ``min``, ``max``, ``n`` (in the figure's
 unit), ``ratio_to_floor`` and ``ratio_to_best_peer`` (medians of round-by-round
-ratios; ``None`` where there is nothing to divide by) and ``best_peer``; any other cell
+ratios; ``None`` where there is nothing to divide by), ``ratio_to_floor_spread`` (the
+spread of those round-by-round ratios to the floor, as ``median``, ``q1``, ... ``n``)
+and ``best_peer``; any other cell
 holds ``status`` and ``reason`` (``not installed``, ``unsupported``, ``not measured``).
 """
 
@@ -50,6 +52,9 @@ def judge(figure: Figure, samples: dict[str, Samples], missing: dict[str, Cell])
     for lib, cell in measured.items():
         if floor is not None and lib != "floor":
             cell["ratio_to_floor"] = _median_ratio(values[lib], floor)
+            if all(d > 0 for d in floor):
+                spread = Spread.of(paired(values[lib], floor))
+                cell["ratio_to_floor_spread"] = spread.as_dict()
         peers = {p: values[p] for p in PEERS if p in values and p != lib}
         if peers and lib != "floor":
             best = min(peers, key=lambda p: statistics.median(peers[p]))
@@ -85,6 +90,7 @@ def not_measured(figure: Figure, cells: dict[str, Cell]) -> dict[str, Any]:
                 "limit": c.limit,
                 "ratio": None,
                 "met": None,
+                "higher": c.higher,
                 "reason": cells["dagwright"]["reason"],
             }
             for c in figure.checks
@@ -96,7 +102,9 @@ def not_measured(figure: Figure, cells: dict[str, Cell]) -> dict[str, Any]:
 def _cell(values: list[float]) -> Cell:
     cell: Cell = {"status": "measured"}
     cell.update(Spread.of(values).as_dict())
-    cell.update(ratio_to_floor=None, ratio_to_best_peer=None, best_peer=None)
+    cell.update(
+        ratio_to_floor=None, ratio_to_floor_spread=None, ratio_to_best_peer=None, best_peer=None
+    )
     return cell
 
 
@@ -123,7 +131,8 @@ def _check(check: Check, values: dict[str, list[float]], cells: dict[str, Cell])
         cell = cells[check.against]
         reason = f"{LABELS[check.against]} {cell.get('reason', cell['status'])}"
     result["ratio"] = ratio
-    result["met"] = None if ratio is None else ratio <= check.limit
+    result["met"] = None if ratio is None else check.meets(ratio)
+    result["higher"] = check.higher
     result["reason"] = reason
     return result
 

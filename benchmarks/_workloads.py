@@ -22,19 +22,32 @@ async tools (``kind="sync"`` / ``"async"``):
 
 Sleeping tools sleep for the number of seconds they are given (flow inputs ``long``,
 ``short`` and ``leaf``): ``time.sleep`` in ``nap``, ``asyncio.sleep`` in ``anap``.
+
+Processes against threads (``bench_dask.py``, ``compare.py``'s ``dask-speedup``):
+
+* ``crunch_flow()``: one map step of the CPU-bound ``crunch`` tool over ``CPU_ITEMS``
+  items (``CPU_INPUTS``), map ``max_concurrency=CPU_ITEMS``. ``crunch`` is pure-Python
+  arithmetic that holds the GIL for its whole call (about 0.1 s per item on the 2-core
+  VM of ``docs/benchmarks.md``), so threads run the items one at a time and worker
+  processes run them side by side. Tools that Dask workers run must be module-level
+  names of an importable module, as these are.
+* ``LOCAL_CLUSTER``: the ``distributed.LocalCluster`` settings of every Dask benchmark;
+  ``share_benchmark_path()`` first, so the workers it starts import these modules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from dagwright import DAGFlow, ExecutionResult, Flow, FlowExecutor, Step, Tool, tool
+from dagwright import DAGFlow, ExecutionResult, Flow, FlowExecutor, MapStep, Step, Tool, tool
 from dagwright.compiler import CompiledFlow, clear_cache, compile_flow
 
 LINEAR_SHORT = 5
@@ -50,6 +63,19 @@ SKEW_SHORT_S = 0.01
 SKEW_CRITICAL_PATH_S = SKEW_SHORT_S + SKEW_LONG_S
 SIX = 6
 LEAF_S = 0.05
+
+# Processes against threads: items of pure-Python arithmetic, each about 0.1 s here.
+CPU_ITEMS = 16
+CPU_ROUNDS = 800_000
+
+# Two single-threaded worker processes, one per core of the reference machine; the
+# dashboard on a free port, so another cluster on the machine is no conflict.
+LOCAL_CLUSTER: dict[str, Any] = {
+    "n_workers": 2,
+    "threads_per_worker": 1,
+    "processes": True,
+    "dashboard_address": ":0",
+}
 
 
 class Num(BaseModel):
@@ -118,6 +144,26 @@ join: Tool = tool(name="join")(add)
 ajoin: Tool = tool(name="ajoin")(add_async)
 
 CONCURRENCY_TOOLS: tuple[Tool, ...] = (inc, ainc, nap, anap, join, ajoin)
+
+
+class Crunched(BaseModel):
+    """What ``crunch`` returns: the last value of its recurrence."""
+
+    value: int
+
+
+def crunch_numbers(rounds: int) -> Crunched:
+    """``rounds`` steps of an integer recurrence in pure Python: CPU-bound, GIL held."""
+    acc = 0
+    for i in range(rounds):
+        acc = (acc * 31 + i) % 1_000_003
+    return Crunched(value=acc)
+
+
+crunch: Tool = tool(name="crunch")(crunch_numbers)
+"""The CPU-bound tool of the processes-against-threads workload."""
+
+CPU_TOOLS: tuple[Tool, ...] = (crunch,)
 
 Kind = Literal["sync", "async"]
 KINDS: tuple[Kind, ...] = ("sync", "async")
@@ -191,10 +237,39 @@ def six_leaves(kind: Kind) -> DAGFlow:
     )
 
 
+def crunch_flow(max_concurrency: int = CPU_ITEMS) -> Flow:
+    """One map step of ``crunch`` over ``xs`` (each item a number of rounds), into ``out``."""
+    return Flow(
+        f"crunch{CPU_ITEMS}-c{max_concurrency}",
+        [
+            MapStep(
+                id="all",
+                over="xs",
+                tool="crunch",
+                item="rounds",
+                results="out",
+                max_concurrency=max_concurrency,
+                error_policy="fail_fast",
+            )
+        ],
+    )
+
+
 LINEAR_INPUTS: dict[str, Any] = {"n": 0}
 DAG_INPUTS: dict[str, Any] = {"seed": 0}
 SKEW_INPUTS: dict[str, Any] = {"long": SKEW_LONG_S, "short": SKEW_SHORT_S}
 SIX_INPUTS: dict[str, Any] = {"leaf": LEAF_S}
+# Distinct items, so a result out of place shows in the answer.
+CPU_INPUTS: dict[str, Any] = {"xs": [CPU_ROUNDS + i for i in range(CPU_ITEMS)]}
+
+
+def share_benchmark_path() -> None:
+    """Put ``benchmarks/`` and the checkout on ``PYTHONPATH``, so that Dask worker
+    processes started from now on import the benchmark tools and this ``dagwright``."""
+    here = Path(__file__).resolve().parent
+    wanted = [str(here), str(here.parent)]
+    current = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([*wanted, *(p for p in current if p not in wanted)])
 
 
 def executor(max_concurrency: int) -> FlowExecutor:

@@ -4,7 +4,9 @@ The run happens in a subprocess, bounded by a timeout, with ChainWeaver and Lang
 unimportable (``sys.modules[name] = None``, as if not installed, whether or not this venv
 has them), and writes its JSON and Markdown into a temporary directory, never into
 ``benchmarks/results/``. Nothing here judges speed: only that the figure was measured for
-dagwright and the floor, and that the peers' cells say they are not installed.
+dagwright and the floor, and that the peers' cells say they are not installed. The Dask
+figures start a cluster and take a minute, so they run here only with Dask hidden too:
+reported as not measured, quickly.
 """
 
 from __future__ import annotations
@@ -23,21 +25,26 @@ COMPARE = ROOT / "benchmarks" / "compare.py"
 
 pytestmark = pytest.mark.timeout(120)
 
-# Runs compare.py as ``python benchmarks/compare.py`` would, with the peers hidden.
+# Runs compare.py as ``python benchmarks/compare.py`` would, with the modules named by
+# its first argument (comma-separated) hidden.
 _LAUNCH = """
 import runpy, sys
-for name in ("chainweaver", "langgraph"):
+for name in sys.argv[1].split(","):
     sys.modules[name] = None
-sys.argv = sys.argv[1:]
+sys.argv = sys.argv[2:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
+PEERS = ("chainweaver", "langgraph")
 
 
-def _compare(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _compare(
+    tmp_path: Path, *args: str, hide: tuple[str, ...] = PEERS
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path / "smoke.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    launch = [sys.executable, "-c", _LAUNCH, ",".join(hide), str(COMPARE)]
     done = subprocess.run(
-        [sys.executable, "-c", _LAUNCH, str(COMPARE), "--quick", "--json", str(out), *args],
+        [*launch, "--quick", "--json", str(out), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -70,6 +77,9 @@ def test_the_figure_is_measured_for_dagwright_and_the_floor(
         assert 0 < cell["q1"] <= cell["median"] <= cell["q3"]
     ours = figure["libraries"]["dagwright"]
     assert ours["ratio_to_floor"] > 0
+    spread = ours["ratio_to_floor_spread"]
+    assert spread["n"] == 3
+    assert spread["min"] <= spread["q1"] <= ours["ratio_to_floor"] <= spread["q3"] <= spread["max"]
     assert ours["ratio_to_best_peer"] is None
     assert figure["status"] in ("met", "MISSED")
 
@@ -96,6 +106,21 @@ def test_the_markdown_report_is_written_beside_the_json(
     assert "| linear5 " in report
     assert f"Python {data['meta']['python']}" in report
     assert "dagwright" in data["meta"]["versions"]
+
+
+def test_the_dask_figures_say_so_without_dask(tmp_path: Path) -> None:
+    hidden = (*PEERS, "distributed", "dask.distributed")
+    done, out = _compare(tmp_path, "--only", "dask", hide=hidden)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {f["id"]: f for f in json.loads(out.read_text())["figures"]}
+    assert set(figures) == {"dask", "dask-speedup"}
+    for figure in figures.values():
+        assert figure["status"] == "not measured"
+        ours = figure["libraries"]["dagwright"]
+        assert ours == {"status": "unsupported", "reason": "dask.distributed not installed"}
+    (speedup,) = figures["dask-speedup"]["checks"]
+    assert speedup["higher"] is True and speedup["met"] is None
+    assert "[dask] skipped: dask.distributed not installed" in done.stderr
 
 
 def test_an_unknown_figure_is_refused(tmp_path: Path) -> None:
