@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from dagwright._call_context import CallContext, current_call
 from dagwright._lazy import lazy_names
 from dagwright.cache import (
     CacheEntry,
@@ -87,6 +88,7 @@ __all__ = [
     "CacheError",
     "CacheKey",
     "CacheStats",
+    "CallContext",
     "CheckpointBusyError",
     "CheckpointCorruptError",
     "CheckpointError",
@@ -153,6 +155,7 @@ __all__ = [
     "__version__",
     "bench",
     "compile_flow",
+    "current_call",
     "dump_flow",
     "flow_json_schema",
     "load_flow",

@@ -123,6 +123,7 @@ class Run:
             observe=observer is not None,
             journal=checkpointer is not None,
             restore=restore,
+            run_id=run_id,
         )
         return cls(compiled, machine, observer, run_id, checkpointer, owner)
 

@@ -133,8 +133,10 @@ class RunMachine(FanoutRules):
         observe: bool = False,
         journal: bool = False,
         restore: Restore | None = None,
+        run_id: str = "",
     ) -> None:
         self.plan = plan
+        self.run_id = run_id
         # Journal entries for a checkpointer (None: not checkpointed), drained by the lane
         # and written before it takes new work; see journal.py for their shape.
         self.journal: list[dict[str, Any]] | None = [] if journal else None
@@ -321,7 +323,7 @@ class RunMachine(FanoutRules):
         fanout: Fanout | None,
         index: int | None,
     ) -> Frame:
-        frame = Frame(plan, inputs, parent, parent_step, fanout, index)
+        frame = Frame(plan, inputs, parent, parent_step, fanout, index, self.run_id)
         frame.open = len(plan.roots)
         for i in plan.roots:
             self._pending.append((frame, i))

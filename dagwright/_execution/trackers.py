@@ -125,6 +125,7 @@ class Frame:
         "path",
         "plan",
         "records",
+        "run_id",
         "state",
         "stopping",
         "waiting",
@@ -138,9 +139,11 @@ class Frame:
         parent_step: int,
         fanout: Fanout | None,
         index: int | None,
+        run_id: str = "",
     ) -> None:
         n = len(plan.steps)
         self.plan = plan
+        self.run_id = run_id  # the run this frame belongs to (call contexts name it)
         self.inputs = inputs
         self.parent = parent
         self.parent_step = parent_step

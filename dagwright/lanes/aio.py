@@ -68,12 +68,12 @@ async def execute_async(
     started = time.time()
     try:
         if unit.timeout_s is None:  # no timeout scope to enter on the common path
-            outputs, hit = await call_async(tool, unit.inputs, cache)
+            outputs, hit = await call_async(tool, unit, cache)
         else:
             scope = asyncio.timeout(unit.timeout_s)
             try:
                 async with scope:
-                    outputs, hit = await call_async(tool, unit.inputs, cache)
+                    outputs, hit = await call_async(tool, unit, cache)
             except TimeoutError as exc:
                 if scope.expired():
                     return None, timeout_error(unit), started, time.time(), False

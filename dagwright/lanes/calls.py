@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from dagwright._call_context import _running
 from dagwright._execution.canonical import NotJSONError, copy_json, model_json
 from dagwright._logging import get_logger
 from dagwright.cache._keys import call_key, lookup, store
@@ -125,29 +126,52 @@ def end(tool: Tool, raw: Any, key: CacheKey | None, cache: StepCache | None) -> 
 
 
 def call_sync(
-    tool: Tool, inputs: Mapping[str, Any], cache: StepCache | None = None
+    tool: Tool, unit: Unit, cache: StepCache | None = None
 ) -> tuple[dict[str, Any], bool]:
-    """Run a synchronous tool once: validate, call, validate. Returns the outputs and
-    whether they came from ``cache`` (see :func:`cached`)."""
+    """Make ``unit``'s call of a synchronous tool once: validate, call, validate. Returns
+    the outputs and whether they came from ``cache`` (see :func:`cached`). While the
+    tool runs, :func:`~dagwright.current_call` names ``unit``."""
     if cache is None or not tool.cacheable:
-        return finish(tool, tool.fn(prepare(tool, inputs))), False
-    model, key, hit = begin(tool, inputs, cache)
+        model = prepare(tool, unit.inputs)
+        token = _running.set(unit)
+        try:
+            raw = tool.fn(model)
+        finally:
+            _running.reset(token)
+        return finish(tool, raw), False
+    model, key, hit = begin(tool, unit.inputs, cache)
     if hit is not None:
         return hit, True
-    return end(tool, tool.fn(model), key, cache), False
+    token = _running.set(unit)
+    try:
+        raw = tool.fn(model)
+    finally:
+        _running.reset(token)
+    return end(tool, raw, key, cache), False
 
 
 async def call_async(
-    tool: Tool, inputs: Mapping[str, Any], cache: StepCache | None = None
+    tool: Tool, unit: Unit, cache: StepCache | None = None
 ) -> tuple[dict[str, Any], bool]:
-    """Run a tool once on an event loop: validate, call (awaiting an async tool),
-    validate; the cache is used as by :func:`call_sync`."""
+    """Make ``unit``'s call on an event loop: validate, call (awaiting an async tool),
+    validate; the cache and the call context as in :func:`call_sync`."""
     if cache is None or not tool.cacheable:
-        return finish(tool, await tool.fn(prepare(tool, inputs))), False
-    model, key, hit = begin(tool, inputs, cache)
+        model = prepare(tool, unit.inputs)
+        token = _running.set(unit)
+        try:
+            raw = await tool.fn(model)
+        finally:
+            _running.reset(token)
+        return finish(tool, raw), False
+    model, key, hit = begin(tool, unit.inputs, cache)
     if hit is not None:
         return hit, True
-    return end(tool, await tool.fn(model), key, cache), False
+    token = _running.set(unit)
+    try:
+        raw = await tool.fn(model)
+    finally:
+        _running.reset(token)
+    return end(tool, raw, key, cache), False
 
 
 def cached(
@@ -255,7 +279,7 @@ def execute(tool: Tool, unit: Unit, delay: float, cache: StepCache | None = None
         time.sleep(delay)
     started = time.time()
     try:
-        outputs, hit = call_sync(tool, unit.inputs, cache)
+        outputs, hit = call_sync(tool, unit, cache)
     except BaseException as exc:
         return None, exc, started, time.time(), False
     return outputs, None, started, time.time(), hit

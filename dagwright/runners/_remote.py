@@ -14,6 +14,8 @@ Rules:
   the worker) or by value (cloudpickled by the driver). Either way it is loaded once per
   worker process and must have the driver's ``schema_hash``; a tool the worker cannot
   load, or whose schemas or version differ, is a ``ToolUnavailableError``.
+* While the tool runs, :func:`~dagwright.current_call` gives the call's context, built
+  by the driver.
 * Whatever the tool raises becomes a :class:`~dagwright.lanes.calls.RemoteFailure`
   described here by the same ``describe_failure`` as in the driver, so the record is word
   for word a local one's. ``KeyboardInterrupt`` and ``SystemExit`` come back as they are
@@ -28,6 +30,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import pickle
 import threading
@@ -37,6 +40,7 @@ from typing import Any, TypeAlias
 
 from pydantic import BaseModel
 
+from dagwright._call_context import CallContext, _running
 from dagwright.errors import ToolOutputError, ToolUnavailableError
 from dagwright.lanes.calls import FATAL, RemoteFailure, describe_failure
 from dagwright.tools import Tool
@@ -62,9 +66,16 @@ class _TimedOut(Exception):
     """The call overran its ``timeout_s``."""
 
 
-def run_call(ref: ToolRef, state: dict[str, Any], timeout_s: float | None) -> bytes:
-    """Make one call on this worker; returns the pickled envelope (never raises)."""
+def run_call(
+    ref: ToolRef,
+    state: dict[str, Any],
+    timeout_s: float | None,
+    context: CallContext | None = None,
+) -> bytes:
+    """Make one call on this worker; returns the pickled envelope (never raises).
+    ``context`` is what :func:`~dagwright.current_call` gives the tool."""
     started = time.time()
+    token = _running.set(context)
     try:
         tool = load_tool(ref)
         schema = tool.input_schema
@@ -78,6 +89,8 @@ def run_call(ref: ToolRef, state: dict[str, Any], timeout_s: float | None) -> by
         envelope = (FATAL_EXIT, bare(exc), started, time.time())
     except BaseException as exc:
         envelope = (FAILED, remote_failure(exc), started, time.time())
+    finally:
+        _running.reset(token)
     return _pack(ref[0], envelope)
 
 
@@ -145,7 +158,12 @@ def _invoke(tool: Tool, model: BaseModel, timeout_s: float | None) -> Any:
             box["error"] = exc
 
     # A thread cannot be stopped: at the deadline the call is left running, as locally.
-    thread = threading.Thread(target=call, name=f"dagwright-call-{tool.name}", daemon=True)
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,  # the tool sees current_call() there too
+        args=(call,),
+        name=f"dagwright-call-{tool.name}",
+        daemon=True,
+    )
     thread.start()
     thread.join(timeout_s)
     if thread.is_alive():

@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dagwright._call_context import context_of
 from dagwright._logging import get_logger
 from dagwright.errors import (
     IntegrationUnavailableError,
@@ -185,7 +186,7 @@ class DaskRunner:
             self._end(call, (None, refused, now, now, False))
             return call
         call.key = f"{tool.name}-{self._prefix}-{next(self._serial)}"
-        call.payload = (self._ref(tool), model.__getstate__(), unit.timeout_s)
+        call.payload = (self._ref(tool), model.__getstate__(), unit.timeout_s, context_of(unit))
         if delay > 0:
             self._later(delay, call)
         else:
@@ -288,6 +289,7 @@ class DaskRunner:
                 [call.payload[0] for call in calls],
                 [call.payload[1] for call in calls],
                 [call.payload[2] for call in calls],
+                [call.payload[3] for call in calls],
                 key=[call.key for call in calls],
                 pure=False,
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from dagwright import tool
+from dagwright import current_call, tool
 
 
 class Scored(BaseModel):
@@ -141,3 +141,33 @@ def unsendable(x: int) -> dict[str, object]:
 def sum_field(values: list[dict[str, int]], field: str) -> int:
     """The sum of one field over a list of records."""
     return sum(value[field] for value in values)
+
+
+class Seen(BaseModel):
+    """What a call saw of its context."""
+
+    step_id: str
+    index: list[int]
+    attempt: int
+    key: str
+
+
+def _seen() -> Seen:
+    context = current_call()
+    if context is None:
+        raise RuntimeError("no call context on the worker")
+    return Seen(step_id=context.step_id, index=list(context.index), attempt=context.attempt,
+                key=context.idempotency_key)  # fmt: skip
+
+
+@tool
+def who(x: int) -> Seen:
+    """The call's context, seen by a sync tool."""
+    return _seen()
+
+
+@tool
+async def awho(x: int) -> Seen:
+    """The call's context, seen by an async tool."""
+    await asyncio.sleep(0)
+    return _seen()

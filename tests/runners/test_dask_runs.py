@@ -331,3 +331,31 @@ def test_importing_the_runners_does_not_import_dask() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)  # fmt: skip
     assert done.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("lane", ["sync", "async"])
+def test_workers_see_the_call_context_of_a_local_run(client: Any, lane: str) -> None:
+    """The same run id gives the same contexts and keys on the cluster as locally, in a
+    sync tool (with and without a timeout: the timed call runs in a thread of its own)
+    and an async one."""
+    flow = DAGFlow(
+        "contexts",
+        [
+            MapStep(id="plain", over="xs", tool="who", item="x", results="a"),
+            MapStep(id="timed", over="xs", tool="who", item="x", results="b", timeout_s=30),
+            MapStep(id="aio", over="xs", tool="awho", item="x", results="c"),
+        ],
+    )
+    outputs = []
+    for runner in (None, DaskRunner(client)):
+        with FlowExecutor([t.who, t.awho], runner=runner) as ex:
+            if lane == "sync":
+                result = ex.run(flow, {"xs": [1, 2]}, run_id="ctx-1")
+            else:
+                result = asyncio.run(ex.arun(flow, {"xs": [1, 2]}, run_id="ctx-1"))
+        assert result.success, result.error
+        outputs.append(result.output)
+    assert outputs[0] == outputs[1]
+    keys = [item["key"] for name in "abc" for item in outputs[1][name]]
+    assert len(set(keys)) == 6
+    assert [item["index"] for item in outputs[1]["b"]] == [[0], [1]]
