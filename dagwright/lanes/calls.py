@@ -131,17 +131,13 @@ def call_sync(
     """Make ``unit``'s call of a synchronous tool once: validate, call, validate. Returns
     the outputs and whether they came from ``cache`` (see :func:`cached`). While the
     tool runs, :func:`~dagwright.current_call` names ``unit``."""
+    key = None
     if cache is None or not tool.cacheable:
         model = prepare(tool, unit.inputs)
-        token = _running.set(unit)
-        try:
-            raw = tool.fn(model)
-        finally:
-            _running.reset(token)
-        return finish(tool, raw), False
-    model, key, hit = begin(tool, unit.inputs, cache)
-    if hit is not None:
-        return hit, True
+    else:
+        model, key, hit = begin(tool, unit.inputs, cache)
+        if hit is not None:
+            return hit, True
     token = _running.set(unit)
     try:
         raw = tool.fn(model)
@@ -155,17 +151,13 @@ async def call_async(
 ) -> tuple[dict[str, Any], bool]:
     """Make ``unit``'s call on an event loop: validate, call (awaiting an async tool),
     validate; the cache and the call context as in :func:`call_sync`."""
+    key = None
     if cache is None or not tool.cacheable:
         model = prepare(tool, unit.inputs)
-        token = _running.set(unit)
-        try:
-            raw = await tool.fn(model)
-        finally:
-            _running.reset(token)
-        return finish(tool, raw), False
-    model, key, hit = begin(tool, unit.inputs, cache)
-    if hit is not None:
-        return hit, True
+    else:
+        model, key, hit = begin(tool, unit.inputs, cache)
+        if hit is not None:
+            return hit, True
     token = _running.set(unit)
     try:
         raw = await tool.fn(model)

@@ -181,12 +181,15 @@ class DaskRunner:
         if hit is not None:
             self._end(call, (hit, None, now, time.time(), True))
             return call
+        ref = self._ref(tool)
         refused = self._refusal(call)
+        if refused is None and isinstance(ref, BaseException):
+            refused = ref
         if refused is not None:
             self._end(call, (None, refused, now, now, False))
             return call
         call.key = f"{tool.name}-{self._prefix}-{next(self._serial)}"
-        call.payload = (self._ref(tool), model.__getstate__(), unit.timeout_s, context_of(unit))
+        call.payload = (ref, model.__getstate__(), unit.timeout_s, context_of(unit))
         if delay > 0:
             self._later(delay, call)
         else:
@@ -225,7 +228,7 @@ class DaskRunner:
     # ---- sending ---------------------------------------------------------------------
 
     def _refusal(self, call: _DaskCall) -> BaseException | None:
-        """Why the call cannot be sent now, if it cannot."""
+        """Why the runner or its client cannot take the call now, if they cannot."""
         if self._closed:
             return RunnerError(
                 f"{call.where()}: this DaskRunner is closed",
@@ -238,8 +241,7 @@ class DaskRunner:
                 hint="connect a new distributed.Client and pass DaskRunner(client) to a new "
                 "FlowExecutor",
             )
-        ref = self._ref(call.tool)
-        return ref if isinstance(ref, BaseException) else None
+        return None
 
     def _ref(self, tool: Tool) -> Any:
         """The tool's ``ToolRef`` (computed once per tool), or why it cannot be sent."""
