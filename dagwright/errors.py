@@ -454,6 +454,16 @@ class ToolUnavailableError(RunnerError):
     code = "DW-E110"
 
 
+class StepInterruptedError(StepError):
+    """A call of an ``idempotent=False`` tool was in flight when an earlier session of the
+    run stopped (its intent is journaled, its result is not), so a resume does not make
+    it again: the call may have had its side effect. Never retried; the step's
+    ``on_error`` applies. A step with ``on_interrupted="retry"`` makes the call again
+    instead, with the same ``current_call().idempotency_key``."""
+
+    code = "DW-E111"
+
+
 ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     DagwrightError,
     FlowCompileError,
@@ -493,5 +503,6 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     RunnerError,
     WorkerLostError,
     ToolUnavailableError,
+    StepInterruptedError,
 )
 """Every error class, in code order: the source of truth for ``docs/reference/errors.md``."""

@@ -69,6 +69,7 @@ def _check_id(value: str, what: str, hint: str = _ID_HINT) -> str:
 OnError = Annotated[str, Field(pattern=r"^(fail|skip|fallback:[A-Za-z_][A-Za-z0-9_.\-]*)$")]
 CollisionPolicy = TypingLiteral["overwrite", "warn", "error"]
 ErrorPolicy = TypingLiteral["fail_fast", "collect"]
+OnInterrupted = TypingLiteral["fail", "retry"]
 
 
 class Literal(BaseModel):
@@ -226,6 +227,11 @@ class _StepBase(BaseModel):
     when: str | None = None
     retry: RetryPolicy | None = None
     timeout_s: Timeout = Field(default=None, gt=0)
+    on_interrupted: OnInterrupted = "fail"
+    """What a resume does with a call of an ``idempotent=False`` tool that an earlier
+    session made without recording its result: ``"fail"`` (the step fails with
+    ``StepInterruptedError``; ``on_error`` applies) or ``"retry"`` (the call is made
+    again, with the same ``current_call().idempotency_key``)."""
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -18,6 +18,16 @@ will not run again:
   information only: a failed or cancelled unit is not done, so :class:`Restore` never
   reads it and a resume runs the unit again, journaling its new outcome after it.
 
+* ``{"kind": "intent", "path": [...], "step": id, "tool": name, "attempt": n}`` (with
+  ``"index"`` for a map instance): a call of an ``idempotent=False`` tool is about to be
+  made. It is durable before the call starts. The unit's next completion or failure
+  entry settles it; an intent still unsettled when a resume loads the journal marks a
+  call that may have happened without its result being recorded (see
+  :attr:`Restore.intents`). Intents are written in every frame, journaled or not (inside
+  a map instance's sub-flow too), because a call's side effect is never undone;
+* ``{"kind": "recovery", "at": t}``: ``recover`` resumed the run (at epoch ``t``); how
+  many times it did decides when the run is ``dead``. :class:`Restore` skips it.
+
 ``path`` locates the frame: ``[]`` for the run, then for each enclosing sub-flow the id
 of the step that called it. A map instance is the unit of recovery: it is recorded
 whole, with its result, or it re-runs from its start; so nothing inside a map instance's
@@ -37,6 +47,7 @@ from dagwright._execution.plan import StepPlan
 from dagwright.errors import (
     CheckpointMismatchError,
     StepCancelledError,
+    StepInterruptedError,
     SubflowError,
     ToolInputError,
 )
@@ -85,6 +96,19 @@ def cancelled_error(step: StepPlan, index: int | None) -> ErrorInfo:
     )
 
 
+def interrupted_error(step: StepPlan, index: int | None, intent: Mapping[str, Any]) -> ErrorInfo:
+    """A call an earlier session made (``intent``) with no result recorded: not made again."""
+    return ErrorInfo(
+        StepInterruptedError.code,
+        StepInterruptedError.__name__,
+        f"tool {intent.get('tool')!r} (attempt {intent.get('attempt')}) was called by an "
+        "earlier session of this run, which stopped before the call's result was recorded; "
+        "the tool is marked idempotent=False, so the call is not made again",
+        step.id,
+        index,
+    )
+
+
 def subflow_error(step: StepPlan, inner: ErrorInfo, index: int | None) -> ErrorInfo:
     """A sub-flow step's (or instance's) failure; it keeps the inner failure's traceback."""
     where = f"[{inner.index}]" if inner.index is not None else ""
@@ -121,6 +145,14 @@ def instance_entry(path: Path, count: int, record: StepRecord) -> dict[str, Any]
 
 FAILURE = "failure"
 """The ``kind`` of a failure entry (see :func:`failure_entry`)."""
+INTENT = "intent"
+"""The ``kind`` of an intent entry (see :func:`intent_entry`)."""
+RECOVERY = "recovery"
+"""The ``kind`` of a recovery entry (see :func:`recovery_entry`)."""
+
+Call = tuple[Path, str, int | None]
+"""A call's place: its frame's path, the step id and the map index (``None`` outside a
+map instance of a tool)."""
 
 
 def failure_entry(path: Path, record: StepRecord, count: int | None = None) -> dict[str, Any]:
@@ -138,6 +170,27 @@ def failure_entry(path: Path, record: StepRecord, count: int | None = None) -> d
     return entry
 
 
+def intent_entry(
+    path: Path, step_id: str, index: int | None, tool: str, attempt: int
+) -> dict[str, Any]:
+    """The journal entry written, and made durable, before a non-idempotent call."""
+    entry: dict[str, Any] = {
+        "kind": INTENT,
+        "path": list(path),
+        "step": step_id,
+        "tool": tool,
+        "attempt": attempt,
+    }
+    if index is not None:
+        entry["index"] = index
+    return entry
+
+
+def recovery_entry(at: float) -> dict[str, Any]:
+    """The journal entry ``recover`` writes when it resumes a run (epoch seconds ``at``)."""
+    return {"kind": RECOVERY, "at": at}
+
+
 @dataclass(slots=True)
 class Restore:
     """A loaded journal, indexed by frame path and step id for the scheduler."""
@@ -146,22 +199,35 @@ class Restore:
     instances: dict[tuple[Path, str], tuple[int, dict[int, StepRecord]]] = field(
         default_factory=dict
     )
+    intents: dict[Call, Mapping[str, Any]] = field(default_factory=dict)
+    """Calls of non-idempotent tools whose intent no later entry settled: made, perhaps,
+    by an earlier session, with no outcome recorded. Each maps to its last intent."""
 
     @classmethod
     def from_entries(cls, entries: Iterable[Mapping[str, Any]]) -> Restore:
         """Index journal entries; an entry seen twice counts once (the last one).
 
-        Failure entries are skipped unread: what failed or was cancelled runs again.
+        Failure entries are read only to settle intents: what failed or was cancelled
+        runs again. Recovery entries are skipped.
         """
         restore = cls()
+        intents = restore.intents
         for entry in entries:
-            if entry["kind"] == FAILURE:
+            kind = entry["kind"]
+            if kind == INTENT:
+                intents[(tuple(entry["path"]), entry["step"], entry.get("index"))] = entry
+                continue
+            if kind == RECOVERY:
+                continue
+            if intents:  # an outcome recorded after the intent: the call is settled
+                intents.pop((tuple(entry["path"]), entry["step"], entry.get("index")), None)
+            if kind == FAILURE:
                 continue
             key = (tuple(entry["path"]), entry["step"])
             record = StepRecord.from_dict(entry["record"])
-            if entry["kind"] == "step":
+            if kind == "step":
                 restore.steps[key] = record
-            elif entry["kind"] == "instance":
+            elif kind == "instance":
                 count, done = restore.instances.setdefault(key, (entry["count"], {}))
                 if entry["count"] != count:  # the item list changed between sessions
                     restore.instances[key] = (-1, done)

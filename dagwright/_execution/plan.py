@@ -106,6 +106,12 @@ class StepPlan:
     writes_all: bool = False
     """True when ``writes`` maps every output field of a tool to a key of the same name:
     the call's output dict is then written as is, with no copy."""
+    intent_tools: frozenset[str] = frozenset()
+    """The tools this step may call (its target, its fallback) that are marked
+    ``idempotent=False``: a checkpointed run journals an intent before each of their calls."""
+    on_interrupted: str = "fail"
+    """``"fail"`` or ``"retry"``: what a resume does with a call of one of
+    ``intent_tools`` that an earlier session made without recording its result."""
 
     @property
     def calls_flow(self) -> bool:
@@ -142,3 +148,6 @@ class Plan:
     """Indices of steps with no predecessors, in canonical order."""
     indegrees: tuple[int, ...] = field(default=())
     """``len(steps[i].predecessors)`` for each step: a run's starting wait counts."""
+    intents: bool = False
+    """True when a step of this plan or of a sub-plan has ``intent_tools``: only then does
+    a checkpointed run look at intents at all."""

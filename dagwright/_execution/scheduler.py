@@ -47,6 +47,8 @@ from dagwright._execution.journal import (
     cancelled_error,
     children_span,
     failure_entry,
+    intent_entry,
+    interrupted_error,
     missing_input_error,
     step_entry,
     step_target,
@@ -76,6 +78,7 @@ from dagwright._execution.trackers import (
 from dagwright.errors import (
     PredicateError,
     RunnerError,
+    StepInterruptedError,
     ToolInputError,
     ToolUnavailableError,
 )
@@ -104,14 +107,22 @@ _NOT_RETRIED_BY_DEFAULT = frozenset(
 )
 
 
+# The class names of a StepInterruptedError, as a lane reports an exception's.
+_INTERRUPTED = tuple(cls.__name__ for cls in StepInterruptedError.__mro__)
+
+
 def retryable(policy: RetryPolicy, error_names: tuple[str, ...]) -> bool:
     """Whether an exception with these class names (its MRO) is retried under ``policy``.
 
     Invalid inputs, a tool the workers cannot load and a runner that cannot take calls
     fail the same way every time, so they are retried only when ``retry_on`` names the
-    class explicitly (``ToolInputError``, ``ToolUnavailableError``, ``RunnerError``).
+    class explicitly (``ToolInputError``, ``ToolUnavailableError``, ``RunnerError``). An
+    interrupted non-idempotent call is never retried: a retry is the very repeat it
+    avoids (``on_interrupted="retry"`` asks for one).
     """
     wanted = policy.retry_on
+    if error_names and error_names[0] == _INTERRUPTED[0]:
+        return False
     if error_names and error_names[0] in _NOT_RETRIED_BY_DEFAULT:
         return error_names[0] in wanted
     return any(name in wanted for name in error_names)
@@ -140,6 +151,8 @@ class RunMachine(FanoutRules):
         # Journal entries for a checkpointer (None: not checkpointed), drained by the lane
         # and written before it takes new work; see journal.py for their shape.
         self.journal: list[dict[str, Any]] | None = [] if journal else None
+        # Whether calls of non-idempotent tools journal intents (see _intend).
+        self.at_most_once = journal and plan.intents
         # What a resumed run already did: those steps and instances never run again.
         self.restore = restore
         # What happened, in order, for a lane to turn into events (None: nobody listens,
@@ -161,6 +174,22 @@ class RunMachine(FanoutRules):
 
     def take(self, limit: int) -> list[Unit]:
         """Up to ``limit`` units to start now, in the order they became ready."""
+        taken = self._take(limit)
+        if self.at_most_once:
+            taken = self._intend(taken)
+            # An interrupted call failed instead of starting, which may release work.
+            while len(taken) < limit and self.queue:
+                taken += self._intend(self._take(limit - len(taken)))
+        notes = self.notes
+        if notes is not None:
+            for unit in taken:
+                notes.append(
+                    (NOTE_STARTED, unit.frame, unit.step.id, unit.index, unit.attempt, unit.tool,
+                     None)
+                )  # fmt: skip
+        return taken
+
+    def _take(self, limit: int) -> list[Unit]:
         taken: list[Unit] = []
         queue = self.queue
         while queue and len(taken) < limit:
@@ -172,13 +201,6 @@ class RunMachine(FanoutRules):
             else:
                 taken.append(unit)
         self.in_flight += len(taken)
-        notes = self.notes
-        if notes is not None:
-            for unit in taken:
-                notes.append(
-                    (NOTE_STARTED, unit.frame, unit.step.id, unit.index, unit.attempt, unit.tool,
-                     None)
-                )  # fmt: skip
         return taken
 
     def complete(
@@ -223,8 +245,8 @@ class RunMachine(FanoutRules):
         unit: Unit,
         error: ErrorInfo,
         error_names: tuple[str, ...],
-        started_at: float,
-        ended_at: float,
+        started_at: float | None,
+        ended_at: float | None,
         cause: BaseException | None = None,
     ) -> None:
         """Report that ``unit``'s call failed; ``error_names`` is the exception's MRO names.
@@ -551,6 +573,31 @@ class RunMachine(FanoutRules):
         tool = record.fallback or record.tool or record.flow
         kind = NOTE_CACHED if record.cached else END_NOTE[state]
         self.notes.append((kind, frame, record.step_id, record.index, attempt, tool, payload))
+
+    def _intend(self, taken: list[Unit]) -> list[Unit]:
+        """Journal an intent for each call of a non-idempotent tool about to start (the
+        lane writes it before the call). A call an earlier session made without recording
+        its result is not started: it fails with ``StepInterruptedError`` (``on_error``
+        applies), unless its step says ``on_interrupted="retry"``."""
+        journal = self.journal
+        assert journal is not None
+        doubtful = self.restore.intents if self.restore is not None else None
+        kept: list[Unit] = []
+        for unit in taken:
+            step = unit.step
+            if unit.tool not in step.intent_tools:
+                kept.append(unit)
+                continue
+            path = unit.frame.path
+            if doubtful:
+                earlier = doubtful.pop((path, step.id, unit.index), None)
+                if earlier is not None and step.on_interrupted != "retry":
+                    self.fail(unit, interrupted_error(step, unit.index, earlier), _INTERRUPTED,
+                              None, None)  # fmt: skip
+                    continue
+            journal.append(intent_entry(path, step.id, unit.index, unit.tool, unit.attempt))
+            kept.append(unit)
+        return kept
 
     def stop(self) -> None:
         """Halt the whole run: nothing new starts (the lane stopped listening)."""

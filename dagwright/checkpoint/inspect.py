@@ -15,7 +15,11 @@ call still in flight has no entry. So a stored run shows how every unit last end
   of what inside it already ended (a map's instances in index order, a sub-flow's inner
   steps);
 * :attr:`StoredRun.statuses`: one status per step, ``"pending"`` for a step of the flow
-  the journal knows nothing about (only when the flow is given).
+  the journal knows nothing about (only when the flow is given);
+* :attr:`StoredRun.in_doubt`: the calls of ``idempotent=False`` tools whose intent is
+  journaled and whose outcome is not (a resume does not make them again unless their
+  step says ``on_interrupted="retry"``), and :attr:`StoredRun.recoveries`, how many
+  times ``recover`` resumed the run.
 
 A journal written before failure entries existed loads the same way; its failed and
 cancelled steps simply have no record (``"pending"``).
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from dagwright._execution.journal import FAILURE
+from dagwright._execution.journal import FAILURE, INTENT, RECOVERY
 from dagwright.checkpoint.lease import Lease, is_gone, lease_fields
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.errors import CheckpointCorruptError, CheckpointMismatchError
@@ -88,6 +92,12 @@ class StoredRun:
     in_progress: Mapping[str, tuple[StepRecord, ...]] = field(default_factory=lambda: _EMPTY)
     item_counts: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     order: tuple[str, ...] | None = None
+    in_doubt: tuple[Mapping[str, Any], ...] = ()
+    """Calls of non-idempotent tools made with no outcome recorded, in journal order:
+    ``{"path", "step", "index", "tool", "attempt"}`` each (``index`` ``None`` outside a
+    map instance of a tool)."""
+    recoveries: int = 0
+    """How many times ``FlowExecutor.recover`` resumed the run."""
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -117,7 +127,8 @@ class StoredRun:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data: ``header``, ``lease`` (as ``lease_fields`` gives it, or
         ``None``), ``live``, ``statuses``, ``steps`` and ``in_progress`` (records as
-        ``StepRecord.to_dict()``), ``item_counts`` and ``order``."""
+        ``StepRecord.to_dict()``), ``item_counts``, ``order``, ``in_doubt`` and
+        ``recoveries``."""
         lease = lease_fields(self.lease)
         return {
             "header": self.header.to_dict(),
@@ -131,6 +142,8 @@ class StoredRun:
             },
             "item_counts": dict(self.item_counts),
             "order": None if self.order is None else list(self.order),
+            "in_doubt": [dict(call) for call in self.in_doubt],
+            "recoveries": self.recoveries,
         }
 
     def step(self, step_id: str) -> StepRecord:
@@ -184,6 +197,8 @@ def read_run(
         in_progress=MappingProxyType(in_progress),
         item_counts=MappingProxyType(counts),
         order=order,
+        in_doubt=tuple(journal.in_doubt.values()),
+        recoveries=journal.recoveries,
     )
 
 
@@ -242,10 +257,30 @@ class _Journal:
         self.instances: dict[Path, dict[str, tuple[int, dict[int, StepRecord]]]] = {}
         # Units with a completion entry: a failure entry never replaces their record.
         self._done: set[tuple[Path, str, int | None]] = set()
+        self.in_doubt: dict[tuple[Path, str, int | None], Mapping[str, Any]] = {}
+        self.recoveries = 0
 
     def add(self, number: int, entry: Any) -> None:
         try:
-            kind, path, step_id = entry["kind"], tuple(entry["path"]), entry["step"]
+            kind = entry["kind"]
+            if kind == RECOVERY:
+                float(entry["at"])
+                self.recoveries += 1
+                return
+            path, step_id = tuple(entry["path"]), entry["step"]
+            index = entry.get("index")
+            if not isinstance(step_id, str) or not (index is None or isinstance(index, int)):
+                raise ValueError(f"step {step_id!r} or index {index!r}")
+            if kind == INTENT:
+                tool, attempt = entry["tool"], entry["attempt"]
+                if not (isinstance(tool, str) and isinstance(attempt, int)):
+                    raise ValueError(f"intent of tool {tool!r}, attempt {attempt!r}")
+                self.in_doubt[(path, step_id, index)] = MappingProxyType(
+                    {"path": list(path), "step": step_id, "index": index, "tool": tool,
+                     "attempt": attempt}
+                )  # fmt: skip
+                return
+            self.in_doubt.pop((path, step_id, index), None)
             record = StepRecord.from_dict(entry["record"])
             if kind not in _KINDS or not isinstance(step_id, str):
                 raise ValueError(f"unknown kind {kind!r} or step {step_id!r}")

@@ -25,11 +25,13 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from dagwright.checkpoint.lease import Lease, Owner
 
-RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+RunStatus = Literal["running", "succeeded", "failed", "interrupted", "dead"]
 """``interrupted``: a ``KeyboardInterrupt``/``SystemExit`` (or a stream left early)
-stopped the run; it can be resumed like a crashed one."""
+stopped the run; it can be resumed like a crashed one. ``dead``: ``recover`` resumed the
+run its ``max_attempts`` times and it never finished; ``recover`` leaves it alone (a
+``resume`` by hand still finishes it)."""
 
-RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "interrupted")
+RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "interrupted", "dead")
 
 
 @dataclass(frozen=True, slots=True)

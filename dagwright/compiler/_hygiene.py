@@ -56,7 +56,10 @@ def _check_retries(analysis: Analysis) -> None:
                 f"retries tool {state.tool.name!r} up to {retry.max_attempts} times, but it "
                 "is marked idempotent=False: a retried call may repeat its side effects",
                 step=state,
-                hint="drop the retry, or make the tool safe to call again and mark it idempotent",
+                hint="drop the retry, or make the tool safe to call again (it can "
+                "deduplicate on current_call().idempotency_key) and mark it idempotent; "
+                "after a crash a resume does not repeat its call unless the step sets "
+                "on_interrupted='retry'",
                 at=("retry",),
             )
 

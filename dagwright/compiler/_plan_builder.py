@@ -93,6 +93,12 @@ class _Builder:
             max_concurrency=map_step.max_concurrency if map_step else 1,
             error_policy=map_step.error_policy if map_step else "fail_fast",
             writes_all=self.writes_all(state, writes, on_error),
+            intent_tools=frozenset(
+                entry.name
+                for entry in (state.tool, state.fallback)
+                if entry is not None and not entry.spec.idempotent
+            ),
+            on_interrupted=step.on_interrupted,
         )
 
     @staticmethod
@@ -127,4 +133,5 @@ def build_plan(analysis: Analysis, digest: str) -> Plan:
         output_schema=flow.output_schema,
         roots=tuple(s.index for s in steps if not s.predecessors),
         indegrees=tuple(len(s.predecessors) for s in steps),
+        intents=any(s.intent_tools or (s.subplan is not None and s.subplan.intents) for s in steps),
     )

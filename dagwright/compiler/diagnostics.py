@@ -274,7 +274,9 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "warning",
         "retry on a non-idempotent tool",
         "A retry policy with more than one attempt is set on a tool marked "
-        "`idempotent=False`: a retried call may repeat side effects.",
+        "`idempotent=False`: a retried call may repeat side effects. A crash is "
+        "handled apart: a resume never repeats such a call unless the step sets "
+        "`on_interrupted: retry` (see docs/concepts/durability.md).",
     ),
     DiagnosticCode(
         "DW403",

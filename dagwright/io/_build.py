@@ -477,6 +477,7 @@ def _type_hint(location: Location) -> str:
         "timeout_s": "timeout_s is a number of seconds > 0",
         "on_error": "on_error is 'fail', 'skip' or 'fallback:<tool>'",
         "error_policy": "error_policy is 'fail_fast' or 'collect'",
+        "on_interrupted": "on_interrupted is 'fail' or 'retry'",
         "on_context_collision": "on_context_collision is 'overwrite', 'warn' or 'error'",
         "outputs": "outputs maps context keys to output fields: {key: field}",
         "inputs": "inputs maps input fields to sources: {field: key} or {field: {literal: v}}",

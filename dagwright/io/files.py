@@ -51,6 +51,7 @@ _STEP_ORDER = (
     "max_concurrency",
     "error_policy",
     "on_error",
+    "on_interrupted",
 )
 
 

@@ -76,6 +76,12 @@ def _common_step_properties() -> dict[str, Any]:
             **_nullable({"type": "number", "exclusiveMinimum": 0}),
             "description": "Seconds a call may take before it fails.",
         },
+        "on_interrupted": {
+            "enum": ["fail", "retry"],
+            "description": "On resume, a call of an idempotent=False tool that an earlier "
+            "session made without recording its result: 'fail' (default, "
+            "StepInterruptedError) or 'retry' (call it again with the same idempotency key).",
+        },
     }
 
 

@@ -385,13 +385,16 @@ def next_round(
     """One turn of a lane's loop, before it runs anything: the same in both lanes.
 
     Writes the journal entries the machine produced (durable before the slots they freed
-    are reused), takes the units to start now, and collects the events so far. Returns
-    the units, whether the single unit may run inline (the run is sequential, or it is
-    the only call to make and nothing is in flight), and the events to stream.
+    are reused), takes the units to start now, writes the intents taking them produced
+    (durable before those calls start), and collects the events so far. Returns the
+    units, whether the single unit may run inline (the run is sequential, or it is the
+    only call to make and nothing is in flight), and the events to stream.
     """
     if save is not None:
         save(machine)
     units = machine.take(limit - in_flight)
+    if save is not None and machine.at_most_once and machine.journal:
+        save(machine)
     inline = len(units) == 1 and not in_flight and (limit == 1 or not machine.queue)
     if observer is None:
         return units, inline, []
