@@ -21,7 +21,8 @@ will not run again:
 * ``{"kind": "intent", "path": [...], "step": id, "tool": name, "attempt": n}`` (with
   ``"index"`` for a map instance): a call of an ``idempotent=False`` tool is about to be
   made. It is durable before the call starts. The unit's next completion or failure
-  entry settles it; an intent still unsettled when a resume loads the journal marks a
+  entry settles it (see :func:`settles`: a failure because the call was in doubt does
+  not); an intent still unsettled when a resume loads the journal marks a
   call that may have happened without its result being recorded (see
   :attr:`Restore.intents`). Intents are written in every frame, journaled or not (inside
   a map instance's sub-flow too), because a call's side effect is never undone;
@@ -94,6 +95,12 @@ def cancelled_error(step: StepPlan, index: int | None) -> ErrorInfo:
         step.id,
         index,
     )
+
+
+INTERRUPTED_HINT = (
+    "find out whether the call took effect; if the tool can deduplicate on "
+    "current_call().idempotency_key, set on_interrupted='retry' on the step to call it again"
+)
 
 
 def interrupted_error(step: StepPlan, index: int | None, intent: Mapping[str, Any]) -> ErrorInfo:
@@ -191,6 +198,20 @@ def recovery_entry(at: float) -> dict[str, Any]:
     return {"kind": RECOVERY, "at": at}
 
 
+def settles(entry: Mapping[str, Any]) -> bool:
+    """Whether ``entry``, recorded after a call's intent, settles that call: any outcome
+    does, except a failure whose attempts include a ``StepInterruptedError`` (the call was
+    found in doubt and not made; it stays in doubt, so a later resume does not make it
+    either)."""
+    if entry["kind"] != FAILURE:
+        return True
+    attempts = entry["record"].get("attempts") or ()
+    return not any(
+        (attempt.get("error") or {}).get("code") == StepInterruptedError.code
+        for attempt in attempts
+    )
+
+
 @dataclass(slots=True)
 class Restore:
     """A loaded journal, indexed by frame path and step id for the scheduler."""
@@ -219,7 +240,7 @@ class Restore:
                 continue
             if kind == RECOVERY:
                 continue
-            if intents:  # an outcome recorded after the intent: the call is settled
+            if intents and settles(entry):
                 intents.pop((tuple(entry["path"]), entry["step"], entry.get("index")), None)
             if kind == FAILURE:
                 continue

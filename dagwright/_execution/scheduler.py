@@ -41,6 +41,7 @@ from typing import Any
 from dagwright._execution.binding import MISSING, bind, lookup
 from dagwright._execution.fanout import FanoutRules
 from dagwright._execution.journal import (
+    INTERRUPTED_HINT,
     Restore,
     attempt_span,
     bare_record,
@@ -592,8 +593,12 @@ class RunMachine(FanoutRules):
             if doubtful:
                 earlier = doubtful.pop((path, step.id, unit.index), None)
                 if earlier is not None and step.on_interrupted != "retry":
-                    self.fail(unit, interrupted_error(step, unit.index, earlier), _INTERRUPTED,
-                              None, None)  # fmt: skip
+                    if earlier.get("tool") == step.fallback and not unit.is_fallback:
+                        # The fallback's call is the one in doubt: it is not made again.
+                        unit.is_fallback, unit.tool = True, step.fallback
+                    error = interrupted_error(step, unit.index, earlier)
+                    cause = StepInterruptedError(error.message, hint=INTERRUPTED_HINT)
+                    self.fail(unit, error, _INTERRUPTED, None, None, cause)
                     continue
             journal.append(intent_entry(path, step.id, unit.index, unit.tool, unit.attempt))
             kept.append(unit)

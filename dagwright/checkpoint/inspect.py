@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from dagwright._execution.journal import FAILURE, INTENT, RECOVERY
+from dagwright._execution.journal import FAILURE, INTENT, RECOVERY, settles
 from dagwright.checkpoint.lease import Lease, is_gone, lease_fields
 from dagwright.checkpoint.protocol import Checkpointer, RunHeader
 from dagwright.errors import CheckpointCorruptError, CheckpointMismatchError
@@ -280,8 +280,9 @@ class _Journal:
                      "attempt": attempt}
                 )  # fmt: skip
                 return
-            self.in_doubt.pop((path, step_id, index), None)
             record = StepRecord.from_dict(entry["record"])
+            if settles(entry):
+                self.in_doubt.pop((path, step_id, index), None)
             if kind not in _KINDS or not isinstance(step_id, str):
                 raise ValueError(f"unknown kind {kind!r} or step {step_id!r}")
             statuses = _FAILURE_STATUSES if kind == FAILURE else _RECORD_STATUSES

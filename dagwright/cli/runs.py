@@ -17,7 +17,8 @@ import contextlib
 import json
 import os
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from dagwright.cli._common import open_store
 from dagwright.cli._errors import OK, command_line_error
@@ -189,6 +190,10 @@ def _show(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
         ["inputs", json.dumps(dict(header.inputs), ensure_ascii=False)],
         ["lease", _lease_text(stored.lease, stored.live)],
     ]
+    if stored.recoveries:
+        fields.append(["recovered", f"{stored.recoveries} time(s) by `runs recover`"])
+    for call in stored.in_doubt:
+        fields.append(["in doubt", _doubt_text(call)])
     failed = _first_failure(stored.steps) if header.status == "failed" else None
     if failed is not None:
         fields[3:3] = _why(failed)
@@ -207,6 +212,17 @@ def _show(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
     else:
         print("no step recorded yet")
     return OK
+
+
+def _doubt_text(call: Mapping[str, Any]) -> str:
+    """A call of a non-idempotent tool made with no outcome recorded, in one line."""
+    place = "/".join(str(part) for part in (*call["path"], call["step"]))
+    if call["index"] is not None:
+        place += f"[{call['index']}]"
+    return (
+        f"{place}: tool {call['tool']} (attempt {call['attempt']}) may have run; "
+        "a resume does not call it again unless the step sets on_interrupted: retry"
+    )
 
 
 def _delete(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:

@@ -171,3 +171,15 @@ async def awho(x: int) -> Seen:
     """The call's context, seen by an async tool."""
     await asyncio.sleep(0)
     return _seen()
+
+
+@tool(idempotent=False)
+def send(x: int, log: str) -> int:
+    """Send message ``x``, appending ``<x> <idempotency key>`` to ``log``: a side effect."""
+    context = current_call()
+    assert context is not None
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"{x} {context.idempotency_key}\n")
+        out.flush()
+        os.fsync(out.fileno())
+    return x

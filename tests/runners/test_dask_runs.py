@@ -368,3 +368,37 @@ def test_workers_see_the_call_context_of_a_local_run(client: Any, lane: str) -> 
     keys = [item["key"] for name in "abc" for item in outputs[1][name]]
     assert len(set(keys)) == 6
     assert [item["index"] for item in outputs[1]["b"]] == [[0], [1]]
+
+
+@pytest.mark.parametrize("lane", ["sync", "async"])
+def test_intents_are_journaled_in_the_driver_before_calls_go_out(
+    client: Any, tmp_path: Path, lane: str
+) -> None:
+    """A non-idempotent tool on the cluster: its intents are written by the driver before
+    each call is sent, and a resume after a stop with a call in doubt does not send it."""
+    from tests.test_at_most_once import Crash, CrashAfterIntent
+
+    log = tmp_path / "sent.txt"
+    flow = DAGFlow(
+        "mail",
+        [MapStep(id="fan", over="xs", tool="send", item="x", results="sent", errors="lost",
+                 max_concurrency=1, error_policy="collect", inputs={"log": "log"})],
+    )  # fmt: skip
+    inputs = {"xs": [1, 2, 3], "log": str(log)}
+    store = CrashAfterIntent("fan", index=1)
+    with FlowExecutor([t.send], runner=DaskRunner(client), checkpointer=store) as ex:
+        with pytest.raises(Crash):
+            if lane == "sync":
+                ex.run(flow, inputs, run_id="mail-1")
+            else:
+                asyncio.run(ex.arun(flow, inputs, run_id="mail-1"))
+        kinds = [(e["kind"], e.get("index")) for e in store.load("mail-1")[1]]
+        assert kinds == [("intent", 0), ("instance", 0), ("intent", 1)]
+        if lane == "sync":
+            result = ex.resume("mail-1", flow)
+        else:
+            result = asyncio.run(ex.aresume("mail-1", flow))
+    assert result.success, result.error
+    assert result.output["sent"] == [{"send": 1}, {"send": 3}]
+    assert [item["error_type"] for item in result.output["lost"]] == ["StepInterruptedError"]
+    assert [line.split()[0] for line in log.read_text().splitlines()] == ["1", "3"]
