@@ -593,9 +593,10 @@ class RunMachine(FanoutRules):
             if doubtful:
                 earlier = doubtful.pop((path, step.id, unit.index), None)
                 if earlier is not None and step.on_interrupted != "retry":
-                    if earlier.get("tool") == step.fallback and not unit.is_fallback:
+                    fallback = step.fallback
+                    if fallback is not None and earlier.get("tool") == fallback:
                         # The fallback's call is the one in doubt: it is not made again.
-                        unit.is_fallback, unit.tool = True, step.fallback
+                        unit.is_fallback, unit.tool = True, fallback
                     error = interrupted_error(step, unit.index, earlier)
                     cause = StepInterruptedError(error.message, hint=INTERRUPTED_HINT)
                     self.fail(unit, error, _INTERRUPTED, None, None, cause)
