@@ -384,16 +384,17 @@ def next_round(
 ) -> tuple[list[Unit], bool, list[Event]]:
     """One turn of a lane's loop, before it runs anything: the same in both lanes.
 
-    Writes the journal entries the machine produced (durable before the slots they freed
-    are reused), takes the units to start now, writes the intents taking them produced
-    (durable before those calls start), and collects the events so far. Returns the
-    units, whether the single unit may run inline (the run is sequential, or it is the
-    only call to make and nothing is in flight), and the events to stream.
+    Takes the units to start now, then writes the journal entries the machine produced,
+    in one write: the outcomes reported since the last round (durable before the slots
+    they freed are reused) and the intents of the non-idempotent calls just taken
+    (durable before those calls start). Taking starts nothing, so one write keeps both
+    rules, and a linear flow of non-idempotent tools journals each intent with the
+    outcome before it. Then collects the events so far. Returns the units, whether the
+    single unit may run inline (the run is sequential, or it is the only call to make
+    and nothing is in flight), and the events to stream.
     """
-    if save is not None:
-        save(machine)
     units = machine.take(limit - in_flight)
-    if save is not None and machine.at_most_once and machine.journal:
+    if save is not None:
         save(machine)
     inline = len(units) == 1 and not in_flight and (limit == 1 or not machine.queue)
     if observer is None:
