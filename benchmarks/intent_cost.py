@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         inc = statistics.median(times[store, "inc"])
         sent = statistics.median(times[store, "send"])
         extra_us = (sent - inc) / STEPS * 1e6
-        counted = (
-            "-" if store == "plain" else f"{writes[store, 'inc']:.0f} -> {writes[store, 'send']:.0f}"
-        )
+        counted = "-"
+        if store != "plain":
+            counted = f"{writes[store, 'inc']:.0f} -> {writes[store, 'send']:.0f}"
         print(
             f"{store:<14} {inc * 1e3:>9.2f} {sent * 1e3:>9.2f} {sent / inc:>6.2f}x "
             f"{extra_us:>8.0f} us {counted}"
