@@ -473,3 +473,17 @@ def test_the_default_leaves_the_definition_digest_alone() -> None:
     retry = Flow("pay", [Step(id="charge", tool="charge", on_interrupted="retry")])
     assert plain.definition_digest == explicit.definition_digest
     assert plain.definition_digest != retry.definition_digest
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_an_intent_shares_the_write_of_the_outcome_before_it(lane: str) -> None:
+    """Five sequential non-idempotent calls: five intents, five outcomes, six writes
+    (only the first intent has no outcome before it to travel with)."""
+    counts = {}
+    for name in ("lookup", "charge"):
+        store = CrashAfterIntent(None)
+        flow = Flow("five", [Step(tool=name) for _ in range(5)], on_context_collision="overwrite")
+        with FlowExecutor(TOOLS, checkpointer=store, max_concurrency=1) as ex:
+            assert run(ex, flow, {"amount": 1}, lane).success
+        counts[name] = (store.appends, kinds(store).count("intent"))
+    assert counts == {"lookup": (5, 0), "charge": (6, 5)}
