@@ -175,12 +175,24 @@ class RunMachine(FanoutRules):
 
     def take(self, limit: int) -> list[Unit]:
         """Up to ``limit`` units to start now, in the order they became ready."""
-        taken = self._take(limit)
-        if self.at_most_once:
-            taken = self._intend(taken)
-            # An interrupted call failed instead of starting, which may release work.
-            while len(taken) < limit and self.queue:
-                taken += self._intend(self._take(limit - len(taken)))
+        taken: list[Unit] = []
+        queue = self.queue
+        while True:
+            start = len(taken)
+            while queue and len(taken) < limit:
+                unit = queue.popleft()
+                if self.is_halted(unit):
+                    # Dropping can end a step whose failure is absorbed, releasing new work.
+                    self._drop(unit)
+                    self._drain()
+                else:
+                    taken.append(unit)
+            self.in_flight += len(taken) - start
+            if not self.at_most_once:
+                break
+            taken[start:] = self._intend(taken[start:])
+            if len(taken) >= limit or not queue:
+                break  # else an interrupted call failed instead of starting, releasing work
         notes = self.notes
         if notes is not None:
             for unit in taken:
@@ -188,20 +200,6 @@ class RunMachine(FanoutRules):
                     (NOTE_STARTED, unit.frame, unit.step.id, unit.index, unit.attempt, unit.tool,
                      None)
                 )  # fmt: skip
-        return taken
-
-    def _take(self, limit: int) -> list[Unit]:
-        taken: list[Unit] = []
-        queue = self.queue
-        while queue and len(taken) < limit:
-            unit = queue.popleft()
-            if self.is_halted(unit):
-                # Dropping can end a step whose failure is absorbed, releasing new work.
-                self._drop(unit)
-                self._drain()
-            else:
-                taken.append(unit)
-        self.in_flight += len(taken)
         return taken
 
     def complete(
