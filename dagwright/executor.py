@@ -384,7 +384,8 @@ class FlowExecutor:
         holds no result for (``VerifyReport.withheld``: it fails with
         ``CallWithheldError``). ``allow_side_effects=True`` makes every call.
 
-        Raises ``CheckpointNotFoundError`` for an unknown run, ``CheckpointMismatchError``
+        Raises ``CheckpointNotFoundError`` for an unknown run, ``FlowNotFoundError`` when
+        no flow is given and the registry lacks the run's, ``CheckpointMismatchError``
         when the flow or its tools changed, ``CheckpointCorruptError`` for a journal
         dagwright did not write, ``UsageError`` without a checkpointer.
         """

@@ -499,6 +499,39 @@ def test_an_interrupted_non_idempotent_call_is_withheld(store: Checkpointer) -> 
     assert report.withheld == (("pay",),)
 
 
+def test_map_instances_are_reused_or_withheld_one_by_one(store: Checkpointer) -> None:
+    """The run stopped during the third call of a map over `charge`: the first two
+    instances are reused, the third is withheld, and no call is made."""
+
+    @tool(name="charge", idempotent=False)
+    def charge_twice(n: int) -> Charged:
+        """Charges, and stops the process on the third call, after charging."""
+        charged = charge(n=n)
+        if charged.calls == 3:
+            raise KeyboardInterrupt
+        return charged
+
+    flow = DAGFlow(
+        "fanned",
+        [MapStep(id="m", over="xs", tool="charge", item="n", results="r", max_concurrency=1)],
+    )
+    with (
+        FlowExecutor(
+            [charge_twice], registry=registry(flow), checkpointer=store, max_concurrency=1
+        ) as executor,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        executor.run(flow, {"xs": [1, 2, 3, 4]}, run_id="r1")
+    assert len(ledger_lines()) == 3
+    with FlowExecutor([charge], registry=registry(flow), checkpointer=store) as executor:
+        report = executor.verify("r1")
+    assert len(ledger_lines()) == 3
+    assert report.reused == (("m", 0), ("m", 1))
+    assert report.withheld == (("m", 2),)
+    assert report.ok and report.compared == 0  # the map itself was never recorded
+    assert not report.result.success
+
+
 def test_a_live_run_is_verified_without_taking_its_lease(make: Make, store: Checkpointer) -> None:
     started, release = threading.Event(), threading.Event()
     calls: list[int] = []
