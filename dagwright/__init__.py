@@ -26,6 +26,7 @@ from dagwright.checkpoint import (
 from dagwright.compiler import CompiledFlow, Diagnostic, compile_flow
 from dagwright.errors import (
     CacheError,
+    CallWithheldError,
     CheckpointBusyError,
     CheckpointCorruptError,
     CheckpointError,
@@ -73,6 +74,7 @@ from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
     from dagwright._inputs import RunInputs
+    from dagwright._verify import Divergence, VerifyReport
     from dagwright.cache import SQLiteStepCache
     from dagwright.checkpoint import SQLiteCheckpointer
     from dagwright.executor import FlowRef
@@ -90,6 +92,7 @@ __all__ = [
     "CacheKey",
     "CacheStats",
     "CallContext",
+    "CallWithheldError",
     "CheckpointBusyError",
     "CheckpointCorruptError",
     "CheckpointError",
@@ -101,6 +104,7 @@ __all__ = [
     "DAGFlow",
     "DagwrightError",
     "Diagnostic",
+    "Divergence",
     "ErrorInfo",
     "ExecutionResult",
     "ExecutorClosedError",
@@ -153,6 +157,7 @@ __all__ = [
     "ToolUnavailableError",
     "TraceFileError",
     "UsageError",
+    "VerifyReport",
     "WorkerLostError",
     "__version__",
     "bench",
@@ -179,10 +184,12 @@ _LAZY = {
     "load_tool_manifest": "dagwright.io",
     "SQLiteCheckpointer": "dagwright.checkpoint",
     "SQLiteStepCache": "dagwright.cache",
+    "Divergence": "dagwright._verify",
+    "VerifyReport": "dagwright._verify",
 }
 """Public names whose modules load on first use, not with the package: flow files and
-manifests (``dagwright.io``), mining (and the trace readers it uses), profiling, and
-the SQLite stores."""
+manifests (``dagwright.io``), mining (and the trace readers it uses), profiling, the
+SQLite stores, and the replay check's report."""
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

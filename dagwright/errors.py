@@ -464,6 +464,16 @@ class StepInterruptedError(StepError):
     code = "DW-E111"
 
 
+class CallWithheldError(StepError):
+    """The replay check (``FlowExecutor.verify``) did not make a call of an
+    ``idempotent=False`` tool because the recorded run holds no result of that call to use
+    instead (it never made the call, or the call failed). No call and no attempt is
+    made, nothing is retried or falls back; the step's ``on_error`` applies. Only a
+    replay records it; ``verify(..., allow_side_effects=True)`` makes such calls."""
+
+    code = "DW-E112"
+
+
 ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     DagwrightError,
     FlowCompileError,
@@ -504,5 +514,6 @@ ERROR_CLASSES: tuple[type[DagwrightError], ...] = (
     WorkerLostError,
     ToolUnavailableError,
     StepInterruptedError,
+    CallWithheldError,
 )
 """Every error class, in code order: the source of truth for ``docs/reference/errors.md``."""

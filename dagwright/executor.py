@@ -63,6 +63,7 @@ from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
+    from dagwright._verify import VerifyReport
     from dagwright.events import Event, Hook
 
 T = TypeVar("T")
@@ -363,6 +364,35 @@ class FlowExecutor:
         run = self._begin_resume(run_id, flow, hooks, streaming=True)
         return self._discardable(self._astream(run), run)
 
+    def verify(
+        self, run_id: str, flow: Flow | None = None, *, allow_side_effects: bool = False
+    ) -> VerifyReport:
+        """The replay check: run a recorded run again and compare it with its record.
+
+        The run is read from the store without taking its lease (a live run may be
+        verified), its flow found as :meth:`resume` finds it (``flow``, else the
+        registry's version the run names), and the flow run again on the sync lane from
+        the recorded inputs under the same run id (so ``current_call().idempotency_key``
+        is the recorded call's), against a scratch in-memory store: nothing is written to
+        this executor's store or step cache, and no hook sees the replay. Each recorded
+        step, map instance and sub-flow step is compared with the replay's, status first,
+        then outputs field by field, in canonical order; the first difference is the
+        report's ``divergence`` (``None``: the run reproduces).
+
+        Calls of ``idempotent=False`` tools are not made: the replay uses their recorded
+        outcomes (``VerifyReport.reused``, not compared), and withholds a call the record
+        holds no result for (``VerifyReport.withheld``: it fails with
+        ``CallWithheldError``). ``allow_side_effects=True`` makes every call.
+
+        Raises ``CheckpointNotFoundError`` for an unknown run, ``FlowNotFoundError`` when
+        no flow is given and the registry lacks the run's, ``CheckpointMismatchError``
+        when the flow or its tools changed, ``CheckpointCorruptError`` for a journal
+        dagwright did not write, ``UsageError`` without a checkpointer.
+        """
+        from dagwright._verify import verify
+
+        return verify(self, run_id, flow, allow_side_effects=allow_side_effects)
+
     @property
     def checkpointer(self) -> Checkpointer | None:
         """Where runs are journaled, if anywhere."""
@@ -491,19 +521,28 @@ class FlowExecutor:
         if flow is not None and not isinstance(flow, Flow):
             raise flow_ref_error(flow, names=False)
         header = checkpointer.header(run_id)
+        compiled = self._recorded_flow(header, flow)
+        header, restore, owner = self._leases.acquire(checkpointer, run_id)
+        return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore, owner)
+
+    def _recorded_flow(
+        self, header: RunHeader, flow: Flow | None, *, verb: str = "resume"
+    ) -> CompiledFlow:
+        """The compiled flow of a recorded run: ``flow``, else the registry's version the
+        header names (whatever its status: a run that started on a version retired since
+        resumes); ``CheckpointMismatchError`` when the flow or its tools changed."""
         if flow is None:
-            # Whatever its status: a run that started on a version retired since resumes.
             flow = self._registry.get(header.flow_name, header.flow_version)
         compiled = self._compile(flow, resuming=True)
         if compiled.plan.digest != header.flow_digest:
+            also = ", or start a new run" if verb == "resume" else ""
             raise CheckpointMismatchError(
-                f"run {run_id!r} was checkpointed with another definition of flow "
+                f"run {header.run_id!r} was checkpointed with another definition of flow "
                 f"{header.flow_name!r} v{header.flow_version} (or other tool schemas) than "
                 f"the one given now ({compiled.flow.name!r} v{compiled.flow.version})",
-                hint="resume with the flow and tools the run started with, or start a new run",
+                hint=f"{verb} with the flow and tools the run started with{also}",
             )
-        header, restore, owner = self._leases.acquire(checkpointer, run_id)
-        return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore, owner)
+        return compiled
 
     def _start(
         self,

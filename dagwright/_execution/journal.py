@@ -46,6 +46,7 @@ from typing import Any
 
 from dagwright._execution.plan import StepPlan
 from dagwright.errors import (
+    CallWithheldError,
     CheckpointMismatchError,
     StepCancelledError,
     StepInterruptedError,
@@ -111,6 +112,19 @@ def interrupted_error(step: StepPlan, index: int | None, intent: Mapping[str, An
         f"tool {intent.get('tool')!r} (attempt {intent.get('attempt')}) was called by an "
         "earlier session of this run, which stopped before the call's result was recorded; "
         "the tool is marked idempotent=False, so the call is not made again",
+        step.id,
+        index,
+    )
+
+
+def withheld_error(step: StepPlan, index: int | None, tool: str) -> ErrorInfo:
+    """A call of a non-idempotent tool that a replay does not make (no result to reuse)."""
+    return ErrorInfo(
+        CallWithheldError.code,
+        CallWithheldError.__name__,
+        f"tool {tool!r} is marked idempotent=False and the recorded run holds no result of "
+        "this call to use instead, so the replay check did not make it (verify with "
+        "allow_side_effects=True makes it)",
         step.id,
         index,
     )

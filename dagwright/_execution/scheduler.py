@@ -54,6 +54,7 @@ from dagwright._execution.journal import (
     step_entry,
     step_target,
     subflow_error,
+    withheld_error,
 )
 from dagwright._execution.merge import merge_step_outputs
 from dagwright._execution.plan import MAP, Plan, StepPlan
@@ -135,6 +136,8 @@ class RunMachine(FanoutRules):
     Lanes call :meth:`take` for units to run and report each with :meth:`complete`,
     :meth:`fail` or :meth:`cancel`, until :attr:`finished`. Then :meth:`records`,
     :meth:`context`, :attr:`success`, :attr:`error` and :attr:`cause` describe the run.
+    With ``side_effects=False`` (a replay) no call of an ``idempotent=False`` tool is made:
+    each fails with ``CallWithheldError`` instead (see :meth:`_withhold`).
     """
 
     def __init__(
@@ -146,14 +149,18 @@ class RunMachine(FanoutRules):
         journal: bool = False,
         restore: Restore | None = None,
         run_id: str = "",
+        side_effects: bool = True,
     ) -> None:
         self.plan = plan
         self.run_id = run_id
         # Journal entries for a checkpointer (None: not checkpointed), drained by the lane
         # and written before it takes new work; see journal.py for their shape.
         self.journal: list[dict[str, Any]] | None = [] if journal else None
-        # Whether calls of non-idempotent tools journal intents (see _intend).
-        self.at_most_once = journal and plan.intents
+        # False for a replay: calls of non-idempotent tools are withheld (see _intend).
+        self.side_effects = side_effects
+        # Whether calls of non-idempotent tools are looked at when taken: to journal
+        # their intents, or to withhold them (see _intend).
+        self.at_most_once = (journal or not side_effects) and plan.intents
         # What a resumed run already did: those steps and instances never run again.
         self.restore = restore
         # What happened, in order, for a lane to turn into events (None: nobody listens,
@@ -577,9 +584,9 @@ class RunMachine(FanoutRules):
         """Journal an intent for each call of a non-idempotent tool about to start (the
         lane writes it before the call). A call an earlier session made without recording
         its result is not started: it fails with ``StepInterruptedError`` (``on_error``
-        applies), unless its step says ``on_interrupted="retry"``."""
+        applies), unless its step says ``on_interrupted="retry"``. Without
+        ``side_effects`` no such call starts: each is withheld (see :meth:`_withhold`)."""
         journal = self.journal
-        assert journal is not None
         doubtful = self.restore.intents if self.restore is not None else None
         kept: list[Unit] = []
         for unit in taken:
@@ -587,6 +594,10 @@ class RunMachine(FanoutRules):
             if unit.tool not in step.intent_tools:
                 kept.append(unit)
                 continue
+            if not self.side_effects:
+                self._withhold(unit)
+                continue
+            assert journal is not None
             path = unit.frame.path
             if doubtful:
                 earlier = doubtful.pop((path, step.id, unit.index), None)
@@ -602,6 +613,16 @@ class RunMachine(FanoutRules):
             journal.append(intent_entry(path, step.id, unit.index, unit.tool, unit.attempt))
             kept.append(unit)
         return kept
+
+    def _withhold(self, unit: Unit) -> None:
+        """A replay does not make a call of a non-idempotent tool: the unit fails at once
+        with ``CallWithheldError``, with no attempt recorded (none was made) and no retry
+        or fallback (the call was not tried, it did not fail); ``on_error`` applies. The
+        replay check gives a replay the recorded outcomes of the calls it can reuse, so
+        only calls with no recorded result reach this."""
+        self.in_flight -= 1  # it was counted when taken
+        self._unit_ended(unit, FAILED, withheld_error(unit.step, unit.index, unit.tool))
+        self._drain()
 
     def stop(self) -> None:
         """Halt the whole run: nothing new starts (the lane stopped listening)."""

@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser(
         "runs",
         parents=[common],
-        help="list, show or delete stored runs",
+        help="list, show, delete or verify stored runs",
         description="Read the run store (never creating one).",
     )
     actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -294,6 +294,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete.add_argument("run_id", metavar="RUN_ID")
     delete.set_defaults(module="runs", parser=delete)
+    verify = actions.add_parser(
+        "verify",
+        parents=[common, store_args],
+        help="run a stored run again and compare it with its record",
+        description="The replay check: run the stored run's flow again from its recorded "
+        "inputs, under the same run id, against a scratch store (the store is only read), "
+        "and compare each recorded step's status and outputs with the new ones. FILES "
+        "(the run's flow file and its sub-flow files) and --tools are loaded as for "
+        "`dagwright run FILE --resume ID`; the run's flow is found among them by name and "
+        "version. Calls of idempotent=False tools are not made: their recorded outcomes "
+        "are used, unless --allow-side-effects.",
+        epilog="exit codes: 0 the run reproduces, 1 it diverges, 2 unusable input",
+    )
+    verify.add_argument("run_id", metavar="RUN_ID")
+    verify.add_argument(
+        "files", nargs="*", metavar="FILE", help="the run's flow file, then its sub-flow files"
+    )
+    verify.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
+    )  # fmt: skip
+    verify.add_argument(
+        "--allow-side-effects", action="store_true",
+        help="call idempotent=False tools too (with the recorded run's idempotency keys)",
+    )  # fmt: skip
+    verify.set_defaults(module="runs_verify", parser=verify)
 
     cache = commands.add_parser(
         "cache",

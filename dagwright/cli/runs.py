@@ -7,7 +7,7 @@ prints a run's header (for a failed run also its first failed step, the error an
 it was raised) and its step records, failed and cancelled ones included (map instances
 with their index, sub-flow steps indented; an error with its code, type, message and
 the last frame of its traceback); ``delete`` refuses a run whose lease a live owner
-holds.
+holds. ``runs verify``, the replay check, is :mod:`dagwright.cli.runs_verify`.
 """
 
 from __future__ import annotations
