@@ -35,6 +35,7 @@ demo: $(BIN)/python
 	$(BIN)/dagwright run examples/pipeline.flow.yaml examples/summarize.flow.yaml \
 		--run-id $(DEMO_RUN) --input '$(DEMO_INPUT)'
 	$(BIN)/dagwright runs show $(DEMO_RUN)
+	$(BIN)/dagwright runs verify $(DEMO_RUN) examples/pipeline.flow.yaml examples/summarize.flow.yaml
 	$(BIN)/dagwright lint examples/*.flow.yaml --tools examples.pipeline_tools \
 		--tools examples.crash_tools
 	$(BIN)/python examples/mcp_client_demo.py
