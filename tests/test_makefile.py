@@ -118,7 +118,14 @@ def test_demo_runs_twice_in_a_row_on_one_checkout() -> None:
         assert plan.returncode == 0, plan.stderr
         recipe = plan.stdout.replace("\\\n", " ").splitlines()
         commands = [line for line in recipe if f"{bin_dir}/dagwright " in line]
-        assert [c.split()[1] for c in commands] == ["run", "runs", "lint", "mine", "lint"], recipe
+        assert [c.split()[1] for c in commands] == [
+            "run",
+            "runs",
+            "runs",
+            "lint",
+            "mine",
+            "lint",
+        ], recipe
         ids.append(commands[0].split("--run-id ")[1].split()[0])
         for command in commands:
             done = subprocess.run(
