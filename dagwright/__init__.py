@@ -73,6 +73,7 @@ from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
     from dagwright._inputs import RunInputs
+    from dagwright._recover import RecoveryFailure, RecoveryReport
     from dagwright.cache import SQLiteStepCache
     from dagwright.checkpoint import SQLiteCheckpointer
     from dagwright.executor import FlowRef
@@ -125,6 +126,8 @@ __all__ = [
     "MinedFlow",
     "MiningReport",
     "PredicateError",
+    "RecoveryFailure",
+    "RecoveryReport",
     "RetryPolicy",
     "RunExistsError",
     "RunFailedError",
@@ -171,6 +174,8 @@ __all__ = [
 _LAZY = {
     "MinedFlow": "dagwright.mining",
     "MiningReport": "dagwright.mining",
+    "RecoveryFailure": "dagwright._recover",
+    "RecoveryReport": "dagwright._recover",
     "BenchReport": "dagwright.profiling",
     "TimelineBar": "dagwright.profiling",
     "dump_flow": "dagwright.io",
@@ -181,8 +186,8 @@ _LAZY = {
     "SQLiteStepCache": "dagwright.cache",
 }
 """Public names whose modules load on first use, not with the package: flow files and
-manifests (``dagwright.io``), mining (and the trace readers it uses), profiling, and
-the SQLite stores."""
+manifests (``dagwright.io``), mining (and the trace readers it uses), profiling,
+recovery's report, and the SQLite stores."""
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
