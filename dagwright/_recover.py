@@ -11,9 +11,9 @@ operation:
   owner is driving, here or in another process, is not a candidate and is not touched.
   Candidates are taken oldest first (``started_at``, then run id), as the store lists
   them; a run whose header the store cannot read (``RunList.unreadable``) is none.
-* **A bounded pool.** ``max_workers`` threads take the candidates in that order; each
-  resumes one run at a time on the sync lane, with the flow found in the registry by
-  the run's flow name and version, exactly as ``resume`` finds it (every run of the
+* **A bounded pool.** ``max_workers`` daemon threads take the candidates in that order;
+  each resumes one run at a time on the sync lane, with the flow found in the registry
+  by the run's flow name and version, exactly as ``resume`` finds it (every run of the
   pool shares the executor's worker pool and ``max_concurrency``).
 * **Counting under the lease.** Each resume ``recover`` starts is one recovery,
   journaled as a ``recovery`` entry right after the run's lease is taken and before
@@ -39,7 +39,10 @@ operation:
 * **Interrupts.** ``KeyboardInterrupt`` (and any exception that is not a dagwright
   error) stops the whole call: no further run starts, and the runs in flight stop at
   their next event (they are driven as streams for this), recorded ``interrupted``, so
-  a later ``recover`` takes them again. Then the exception propagates.
+  a later ``recover`` takes them again. Then the exception propagates. A second
+  ``KeyboardInterrupt`` while the call waits for them leaves them to their daemon
+  threads: a process that then exits leaves them ``running`` with a lease whose owner
+  is gone, which a later ``recover`` takes over just the same.
 """
 
 from __future__ import annotations
@@ -47,7 +50,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -176,25 +178,17 @@ def recover(
     if not candidates:
         return RecoveryReport()
     stop = stop if stop is not None else threading.Event()
-    pool = ThreadPoolExecutor(
-        max_workers=min(max_workers, len(candidates)), thread_name_prefix="dagwright-recover"
-    )
-    futures: list[Future[ExecutionResult | DagwrightError | str]] = []
+    workers = _Workers(executor, [h.run_id for h in candidates], max_attempts, stop)
+    workers.start(min(max_workers, len(candidates)))
     try:
-        for header in candidates:
-            futures.append(pool.submit(_recover_one, executor, header.run_id, max_attempts, stop))
-        wait(futures, return_when=FIRST_EXCEPTION)
-        for future in futures:
-            if future.done() and not future.cancelled():
-                error = future.exception()
-                if error is not None:
-                    raise error
+        workers.done.wait()
+        if workers.error is not None:
+            raise workers.error
     except BaseException:
         stop.set()  # runs in flight stop at their next event, recorded interrupted
+        workers.join()  # a second Ctrl-C here leaves them: daemon threads, leases gone
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return _report(candidates, [future.result() for future in futures])
+    return _report(candidates, workers.outcomes)
 
 
 def _check_count(name: str, value: object, what: str) -> None:
@@ -220,6 +214,71 @@ def _candidates(checkpointer: Checkpointer, now: float) -> list[RunHeader]:
         if lease is None or is_gone(lease, now):
             found.append(header)
     return found
+
+
+_Outcome = ExecutionResult | DagwrightError | str | None
+
+
+class _Workers:
+    """The bounded pool: daemon threads that take the runs in order, one at a time each,
+    until none is left or ``stop`` is set. ``outcomes`` by position; ``error``, the
+    first exception a worker raised (it set ``stop`` before it could take another run);
+    ``done`` is set at the first such error or when every worker has ended. Daemon
+    threads, so a caller that stops waiting for them (a second Ctrl-C) does not keep its
+    process alive: their runs' owner dies with it, and a later ``recover`` takes them."""
+
+    def __init__(
+        self, executor: FlowExecutor, run_ids: list[str], attempts: int, stop: threading.Event
+    ) -> None:
+        self._executor = executor
+        self._run_ids = run_ids
+        self._attempts = attempts
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._next = 0
+        self._running = 0
+        self._threads: list[threading.Thread] = []
+        self.outcomes: list[_Outcome] = [None] * len(run_ids)
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def start(self, size: int) -> None:
+        self._running = size
+        for number in range(size):
+            thread = threading.Thread(
+                target=self._serve, name=f"dagwright-recover_{number}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join()
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self._stop.is_set() or self._next == len(self._run_ids):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _serve(self) -> None:
+        try:
+            while (index := self._take()) is not None:
+                run_id = self._run_ids[index]
+                self.outcomes[index] = _recover_one(
+                    self._executor, run_id, self._attempts, self._stop
+                )
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            with self._lock:
+                self.error = self.error or exc
+            self.done.set()
+        finally:
+            with self._lock:
+                self._running -= 1
+                last = self._running == 0
+            if last:
+                self.done.set()
 
 
 _STOPPED = "stopped"
@@ -273,9 +332,7 @@ def _resume(
     return _STOPPED
 
 
-def _report(
-    candidates: list[RunHeader], outcomes: list[ExecutionResult | DagwrightError | str]
-) -> RecoveryReport:
+def _report(candidates: list[RunHeader], outcomes: list[_Outcome]) -> RecoveryReport:
     results: list[ExecutionResult] = []
     errors: list[RecoveryFailure] = []
     dead: list[str] = []
