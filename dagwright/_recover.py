@@ -115,16 +115,16 @@ class RecoveryReport:
     def outcome(self, run_id: str) -> Literal["succeeded", "failed", "dead", "skipped", "error"]:
         """``"succeeded"`` / ``"failed"`` (resumed, with that result), ``"dead"``,
         ``"skipped"`` or ``"error"`` for a run of :attr:`runs`; ``KeyError`` for another."""
+        return self._outcomes()[run_id]
+
+    def _outcomes(self) -> dict[str, Literal["succeeded", "failed", "dead", "skipped", "error"]]:
+        found: dict[str, Literal["succeeded", "failed", "dead", "skipped", "error"]] = {}
         for result in self.results:
-            if result.run_id == run_id:
-                return "succeeded" if result.success else "failed"
-        if run_id in self.dead:
-            return "dead"
-        if run_id in self.skipped:
-            return "skipped"
-        if any(failure.run_id == run_id for failure in self.errors):
-            return "error"
-        raise KeyError(run_id)
+            found[result.run_id] = "succeeded" if result.success else "failed"
+        found.update(dict.fromkeys(self.dead, "dead"))
+        found.update(dict.fromkeys(self.skipped, "skipped"))
+        found.update((failure.run_id, "error") for failure in self.errors)
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data: ``ok``; ``runs``, one ``{"run_id", "flow_name",
@@ -132,6 +132,7 @@ class RecoveryReport:
         and ``message`` of an error or a failed run, else ``None``); ``results``
         (``ExecutionResult.to_dict()`` each); ``dead`` and ``skipped`` (run ids);
         ``errors`` (``RecoveryFailure.to_dict()`` each)."""
+        outcomes = self._outcomes()
         failures = {failure.run_id: failure for failure in self.errors}
         results = {result.run_id: result for result in self.results}
         runs = []
@@ -147,7 +148,7 @@ class RecoveryReport:
                     "run_id": header.run_id,
                     "flow_name": header.flow_name,
                     "flow_version": header.flow_version,
-                    "outcome": self.outcome(header.run_id),
+                    "outcome": outcomes[header.run_id],
                     "code": code,
                     "message": message,
                 }

@@ -71,22 +71,24 @@ def _print(report: RecoveryReport, args: argparse.Namespace) -> None:
     if not report.runs:
         print(f"no runs to recover in {args.store}")
         return
-    failures = {failure.run_id: failure for failure in report.errors}
     results = {result.run_id: result for result in report.results}
+    failures = {failure.run_id: failure for failure in report.errors}
+    dead, skipped = set(report.dead), set(report.skipped)
     rows = []
     for header in report.runs:
-        outcome: str = report.outcome(header.run_id)
         result = results.get(header.run_id)
         if result is not None and result.success:
-            detail = f"digest {result.digest}"
+            outcome, detail = "succeeded", f"digest {result.digest}"
         elif result is not None:
             error = result.error
             where = f" at step {error.step_id!r}" if error and error.step_id else ""
             detail = f"[{error.code}] {_line(error.message)}{where}" if error else ""
-        elif outcome == "dead":
+            outcome = "failed"
+        elif header.run_id in dead:
+            outcome = "dead"
             detail = f"no recovery left (--max-attempts {args.max_attempts}): left alone"
-        elif outcome == "skipped":
-            detail = "another owner took it meanwhile"
+        elif header.run_id in skipped:
+            outcome, detail = "skipped", "another owner took it meanwhile"
         else:
             failure = failures[header.run_id]
             outcome, detail = failure.code, _line(failure.message)

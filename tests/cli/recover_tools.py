@@ -72,6 +72,13 @@ def add(doubled: int, squared: int) -> Total:
 
 
 @tool
+def refuse(total: int) -> Total:
+    """Always fails."""
+    _note()
+    raise ValueError(f"cannot publish {total}")
+
+
+@tool
 def doomed(total: int) -> Total:
     """Kills its own process with SIGKILL, every time it is called."""
     _note()
@@ -106,3 +113,11 @@ DOOMED = (
     + "  - id: publish\n    tool: doomed\n    depends_on: [add]\n"
 )
 """The sums, then ``doomed``: a run that kills its process at its last step."""
+
+FAILING = (
+    SUMS.replace("name: sums", "name: failing").replace(
+        "steps:", "  refuse: tests.cli.recover_tools:refuse\nsteps:"
+    )
+    + "  - id: publish\n    tool: refuse\n    depends_on: [add]\n"
+)
+"""The sums, then ``refuse``: a run that fails at its last step."""

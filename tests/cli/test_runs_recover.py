@@ -30,7 +30,7 @@ from tests.cli.flows import write
 from tests.cli.test_interrupt import LAUNCH
 from tests.test_recover import Crash, DiesAfter
 
-TOOLS = [recover_tools.double, recover_tools.square, recover_tools.add]
+TOOLS = [recover_tools.double, recover_tools.square, recover_tools.add, recover_tools.refuse]
 
 
 def crash(store: Path, flow_file: str, run_id: str, n: int, after: int = 1) -> None:
@@ -141,6 +141,20 @@ def test_a_run_whose_flow_file_is_not_given_is_an_error_line_and_exit_1(
     code, out, _ = cli("runs", "recover", sums, "--store", str(store))
     assert code == 0
     assert "c1" in out and "succeeded" in out
+
+
+def test_a_resumed_run_that_fails_is_a_failed_line_and_exit_1(cli: Cli, tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    failing = write(tmp_path, "failing.flow.yaml", recover_tools.FAILING)
+    crash(store, failing, "f1", 2)
+    code, out, _ = cli("runs", "recover", failing, "--store", str(store))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[1].split()[:5] == ["f1", "failing", "1", "failed", "[DW-E101]"]
+    assert lines[1].endswith("cannot publish 8 at step 'publish'")
+    assert lines[2].endswith("0 succeeded, 1 failed, 0 dead, 0 skipped, 0 error(s)")
+    code, out, _ = cli("runs", "recover", failing, "--store", str(store))
+    assert (code, out) == (0, f"no runs to recover in {store}\n")  # failed is finished
 
 
 def test_a_dead_run_is_listed_by_status_and_never_recovered_again(
