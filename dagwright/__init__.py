@@ -74,6 +74,7 @@ from dagwright.tools import Tool, ToolSpec, tool
 
 if TYPE_CHECKING:
     from dagwright._inputs import RunInputs
+    from dagwright._recover import RecoveryFailure, RecoveryReport
     from dagwright._verify import Divergence, VerifyReport
     from dagwright.cache import SQLiteStepCache
     from dagwright.checkpoint import SQLiteCheckpointer
@@ -129,6 +130,8 @@ __all__ = [
     "MinedFlow",
     "MiningReport",
     "PredicateError",
+    "RecoveryFailure",
+    "RecoveryReport",
     "RetryPolicy",
     "RunExistsError",
     "RunFailedError",
@@ -176,6 +179,8 @@ __all__ = [
 _LAZY = {
     "MinedFlow": "dagwright.mining",
     "MiningReport": "dagwright.mining",
+    "RecoveryFailure": "dagwright._recover",
+    "RecoveryReport": "dagwright._recover",
     "BenchReport": "dagwright.profiling",
     "TimelineBar": "dagwright.profiling",
     "dump_flow": "dagwright.io",
@@ -189,7 +194,7 @@ _LAZY = {
 }
 """Public names whose modules load on first use, not with the package: flow files and
 manifests (``dagwright.io``), mining (and the trace readers it uses), profiling, the
-SQLite stores, and the replay check's report."""
+SQLite stores, recovery's report and the replay check's report."""
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

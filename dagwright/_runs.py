@@ -6,6 +6,12 @@ executor. :class:`Leases` takes a run's lease in the store (``begin`` for a new 
 ends: :meth:`Leases.finish` with the run's final status, :meth:`Leases.abort` when it
 stopped without finishing.
 
+``recover`` takes a run through :meth:`Leases.acquire` with ``attempts``: the run is taken
+only while it is still ``running`` or ``interrupted`` (see ``acquire_if`` in
+:mod:`dagwright.checkpoint.protocol`), its recoveries are counted in the journal loaded
+under the lease, and either one more is journaled before anything runs or, with all
+``attempts`` used, the run is recorded ``dead`` (:class:`DeadRun`).
+
 An owner is marked live in this process (``lease.hold``) *before* its lease exists, so
 no other owner in the process ever sees a fresh lease as abandoned, and unmarked
 (``lease.drop``) when it releases the lease, so a lease left behind by a store fault is
@@ -20,13 +26,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from dagwright._execution.journal import Restore
+from dagwright._execution.journal import RECOVERY, Restore, recovery_entry
 from dagwright._execution.scheduler import RunMachine
 from dagwright._logging import enabled_for, get_logger
 from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, hold
-from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus
+from dagwright.checkpoint.protocol import Checkpointer, RunHeader, RunStatus, status_refused
 from dagwright.compiler import CompiledFlow
 from dagwright.errors import ExecutorClosedError
 from dagwright.results import ExecutionResult
@@ -47,6 +53,21 @@ def interrupted(exc: BaseException) -> bool:
         return True
     aio = sys.modules.get("asyncio")
     return aio is not None and isinstance(exc, aio.CancelledError)
+
+
+RECOVERABLE: tuple[RunStatus, ...] = ("running", "interrupted")
+"""The statuses of a run ``recover`` may take: it did not finish and is not ``dead``."""
+
+
+class DeadRun(Exception):
+    """``Leases.acquire`` with ``attempts``: the run had been recovered ``recoveries``
+    times already (at least ``attempts``), so it was recorded ``dead`` instead of taken.
+    Internal: ``recover`` reports it and never lets it out."""
+
+    def __init__(self, run_id: str, recoveries: int) -> None:
+        super().__init__(f"run {run_id!r} was recovered {recoveries} time(s): it is dead")
+        self.run_id = run_id
+        self.recoveries = recoveries
 
 
 def new_run_id() -> str:
@@ -186,15 +207,36 @@ class Leases:
         self._renew(checkpointer, header.run_id, owner)
         return owner
 
-    def acquire(self, checkpointer: Checkpointer, run_id: str) -> tuple[RunHeader, Restore, Owner]:
+    def acquire(
+        self, checkpointer: Checkpointer, run_id: str, *, attempts: int | None = None
+    ) -> tuple[RunHeader, Restore, Owner]:
         """Lease an existing run to a new owner (``RunLockedError`` while a live owner
         holds it) and read its journal: only once the lease is ours is what an earlier
-        owner wrote all there is."""
+        owner wrote all there is.
+
+        With ``attempts`` (``recover``'s ``max_attempts``), the run is taken only while
+        its status is in :data:`RECOVERABLE` (``RunLockedError`` otherwise: another owner
+        ended it meanwhile), and its recovery entries are counted in the journal just
+        loaded. Fewer than ``attempts``: one more is journaled, before anything runs.
+        Otherwise the run is recorded ``dead``, its lease released, and :class:`DeadRun`
+        raised. Counting under the lease is what makes two recoverers racing for one run
+        count and resume it once: the loser gets ``RunLockedError`` before it reads.
+        """
         owner = Owner.new()
         hold(owner)
         try:
-            header = checkpointer.acquire(run_id, owner, time.time())
-            restore = Restore.from_entries(checkpointer.load(run_id)[1])
+            if attempts is None:
+                header = checkpointer.acquire(run_id, owner, time.time())
+            else:
+                header = _take_recoverable(checkpointer, run_id, owner, time.time())
+            entries = checkpointer.load(run_id)[1]
+            if attempts is not None:
+                done = sum(1 for entry in entries if entry.get("kind") == RECOVERY)
+                if done >= attempts:
+                    checkpointer.finish(run_id, "dead", time.time(), owner)
+                    raise DeadRun(run_id, done)
+                checkpointer.append(run_id, [recovery_entry(time.time())], owner)
+            restore = Restore.from_entries(entries)
         except BaseException:
             drop(owner)
             raise
@@ -248,3 +290,23 @@ class Leases:
                 heartbeat = self._heartbeat = Heartbeat()
         lease_s = float(getattr(checkpointer, "lease_s", DEFAULT_LEASE_S))
         heartbeat.add(owner.token, lambda now: checkpointer.renew(run_id, owner, now), lease_s)
+
+
+def _take_recoverable(
+    checkpointer: Checkpointer, run_id: str, owner: Owner, at: float
+) -> RunHeader:
+    """Lease ``run_id`` only while its status is in :data:`RECOVERABLE`: in one atomic
+    step with the store's ``acquire_if``; else (a checkpointer without it) the status is
+    read first, then the run acquired."""
+    acquire_if = getattr(checkpointer, "acquire_if", None)
+    if callable(acquire_if):
+        return cast("RunHeader", acquire_if(run_id, owner, at, RECOVERABLE))
+    status = checkpointer.header(run_id).status
+    if status not in RECOVERABLE:
+        raise status_refused(run_id, status, RECOVERABLE, path=_where(checkpointer))
+    return checkpointer.acquire(run_id, owner, at)
+
+
+def _where(checkpointer: Checkpointer) -> str | None:
+    path = getattr(checkpointer, "path", None)
+    return None if path is None else str(path)

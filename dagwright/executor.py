@@ -8,7 +8,8 @@ own :class:`RunMachine` (the pure core) and a lane drives it.
 Ownership: with a checkpointer, a run holds its lease from ``begin`` (or ``acquire``, for
 a resume) until it finishes; the heartbeat renews it meanwhile. A run that stops
 without finishing (a ``KeyboardInterrupt``, a stream left early) is recorded
-``interrupted`` and its lease released, so it can be resumed at once.
+``interrupted`` and its lease released, so it can be resumed at once. ``recover``
+resumes every stored run whose owner is gone (see :mod:`dagwright._recover`).
 
 Shutdown: ``close()`` refuses new runs, waits for the runs in flight, then stops the
 pool (never waiting for abandoned calls) and the heartbeat. Called from a thread that
@@ -63,6 +64,7 @@ from dagwright.results import ExecutionResult
 from dagwright.tools import Tool
 
 if TYPE_CHECKING:
+    from dagwright._recover import RecoveryReport
     from dagwright._verify import VerifyReport
     from dagwright.events import Event, Hook
 
@@ -393,6 +395,33 @@ class FlowExecutor:
 
         return verify(self, run_id, flow, allow_side_effects=allow_side_effects)
 
+    def recover(self, max_attempts: int = 3, *, max_workers: int = 4) -> RecoveryReport:
+        """Resume every stored run whose owner is gone, ``max_workers`` at a time.
+
+        A candidate is a run of the checkpointer whose status is ``running`` or
+        ``interrupted`` and whose lease is free or gone (its process died, or it stopped
+        renewing it); its flow is found in the registry as :meth:`resume` finds it. Each
+        resume counts as one recovery, journaled once the run's lease is taken; a run
+        already recovered ``max_attempts`` times is recorded ``dead`` instead and never
+        taken again. Runs that cannot be resumed (unknown or changed flow, a store
+        fault...) are reported, never raised; a run another owner takes meanwhile is
+        skipped. ``KeyboardInterrupt`` stops the runs in flight (recorded
+        ``interrupted``) and propagates. See :mod:`dagwright._recover`.
+
+        ``UsageError`` without a checkpointer, or for a ``max_attempts`` or
+        ``max_workers`` that is not an int >= 1.
+        """
+        self._check_open()
+        from dagwright._recover import recover
+
+        return recover(self, max_attempts, max_workers=max_workers)
+
+    def _recovery_stream(self, run_id: str, attempts: int) -> Iterator[Event | ExecutionResult]:
+        """:meth:`stream_resume` of ``run_id`` from the registry, taken for ``recover``
+        (``Leases.acquire`` with ``attempts``: ``DeadRun`` when they are used up)."""
+        run = self._begin_resume(run_id, None, (), streaming=True, attempts=attempts)
+        return self._discardable(self._stream(run), run)
+
     @property
     def checkpointer(self) -> Checkpointer | None:
         """Where runs are journaled, if anywhere."""
@@ -513,7 +542,13 @@ class FlowExecutor:
         return self._start(compiled, data, run_id, hooks, streaming, None, owner)
 
     def _begin_resume(
-        self, run_id: str, flow: Flow | None, hooks: Sequence[Hook], *, streaming: bool
+        self,
+        run_id: str,
+        flow: Flow | None,
+        hooks: Sequence[Hook],
+        *,
+        streaming: bool,
+        attempts: int | None = None,
     ) -> Run:
         self._check_open()
         check_run_id(run_id, optional=False)
@@ -522,7 +557,7 @@ class FlowExecutor:
             raise flow_ref_error(flow, names=False)
         header = checkpointer.header(run_id)
         compiled = self._recorded_flow(header, flow)
-        header, restore, owner = self._leases.acquire(checkpointer, run_id)
+        header, restore, owner = self._leases.acquire(checkpointer, run_id, attempts=attempts)
         return self._start(compiled, dict(header.inputs), run_id, hooks, streaming, restore, owner)
 
     def _recorded_flow(

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Lease, Owner, is_gone
-from dagwright.checkpoint.protocol import RunHeader, RunList, RunStatus
+from dagwright.checkpoint.protocol import RunHeader, RunList, RunStatus, status_refused
 from dagwright.errors import CheckpointNotFoundError, RunExistsError, RunLockedError
 
 
@@ -48,8 +48,22 @@ class InMemoryCheckpointer:
     def acquire(self, run_id: str, owner: Owner, at: float) -> RunHeader:
         """Lease a run to ``owner`` (``RunLockedError`` if a live owner holds it) and
         mark it running."""
+        return self._take(run_id, owner, at, None)
+
+    def acquire_if(
+        self, run_id: str, owner: Owner, at: float, statuses: Sequence[RunStatus]
+    ) -> RunHeader:
+        """:meth:`acquire`, only while the run's status is one of ``statuses`` (checked
+        under the same lock; ``RunLockedError`` otherwise, nothing changed)."""
+        return self._take(run_id, owner, at, statuses)
+
+    def _take(
+        self, run_id: str, owner: Owner, at: float, statuses: Sequence[RunStatus] | None
+    ) -> RunHeader:
         with self._lock:
             header = self._header(run_id)
+            if statuses is not None and header.status not in statuses:
+                raise status_refused(run_id, header.status, statuses)
             held = self._leases.get(run_id)
             if held is not None and held.owner.token != owner.token and not is_gone(held, at):
                 raise RunLockedError(

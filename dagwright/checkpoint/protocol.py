@@ -15,6 +15,14 @@ One owner per run: ``begin`` and ``acquire`` take the run's lease (see
 are refused with ``RunLockedError`` unless the caller still holds it. No sequence number
 or other per-run state may be cached between calls: several checkpointer instances, in
 one process or many, share one store.
+
+A checkpointer may also have ``acquire_if(run_id, owner, at, statuses)``: ``acquire``,
+but only while the run's status is one of ``statuses``, checked and taken in the one
+atomic step (``RunLockedError``, with nothing written, otherwise; build it with
+:func:`status_refused`). ``FlowExecutor.recover`` takes runs with it, so that a run
+another recoverer finished, failed or marked ``dead`` since it was listed is never taken
+again. Both stores of dagwright have it; for a checkpointer without it, ``recover``
+reads the status and then acquires, two steps.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from dagwright.checkpoint.lease import Lease, Owner
+from dagwright.errors import RunLockedError
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted", "dead"]
 """``interrupted``: a ``KeyboardInterrupt``/``SystemExit`` (or a stream left early)
@@ -32,6 +41,21 @@ run its ``max_attempts`` times and it never finished; ``recover`` leaves it alon
 ``resume`` by hand still finishes it)."""
 
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "interrupted", "dead")
+
+
+def status_refused(
+    run_id: str, status: RunStatus, statuses: Sequence[RunStatus], *, path: str | None = None
+) -> RunLockedError:
+    """What ``acquire_if`` raises for a run whose status is ``status``, not one of
+    ``statuses``: another owner ended the run (or marked it ``dead``) since it was read."""
+    where = f" in {path}" if path is not None else ""
+    return RunLockedError(
+        f"run {run_id!r}{where} is {status} now, not {' or '.join(statuses)}: another owner "
+        "ended it since it was listed",
+        hint="nothing was changed; read its outcome with read_run(checkpointer, run_id)",
+        path=path,
+        run_id=run_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

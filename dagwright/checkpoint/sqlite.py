@@ -48,7 +48,7 @@ from pydantic_core import to_json
 from dagwright._logging import get_logger
 from dagwright.checkpoint._sqlite_schema import SCHEMA_VERSION, open_store, store_fault
 from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Lease, Owner, is_gone
-from dagwright.checkpoint.protocol import RunHeader, RunList, RunStatus
+from dagwright.checkpoint.protocol import RunHeader, RunList, RunStatus, status_refused
 from dagwright.errors import (
     CheckpointCorruptError,
     CheckpointError,
@@ -134,8 +134,22 @@ class SQLiteCheckpointer:
     def acquire(self, run_id: str, owner: Owner, at: float) -> RunHeader:
         """Lease a run to ``owner`` (``RunLockedError`` if a live owner holds it) and
         mark it running."""
+        return self._take(run_id, owner, at, None)
+
+    def acquire_if(
+        self, run_id: str, owner: Owner, at: float, statuses: Sequence[RunStatus]
+    ) -> RunHeader:
+        """:meth:`acquire`, only while the run's status is one of ``statuses`` (read in
+        the same transaction; ``RunLockedError`` otherwise, nothing written)."""
+        return self._take(run_id, owner, at, statuses)
+
+    def _take(
+        self, run_id: str, owner: Owner, at: float, statuses: Sequence[RunStatus] | None
+    ) -> RunHeader:
         with self._use("taking the run's lease", run_id) as db:
             header = self._read_header(db, run_id)
+            if statuses is not None and header.status not in statuses:
+                raise status_refused(run_id, header.status, statuses, path=str(self.path))
             row = db.execute(
                 "SELECT token, owner, expires_at FROM leases WHERE run_id = ?", (run_id,)
             ).fetchone()

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dagwright.checkpoint.protocol import RUN_STATUSES
 from dagwright.cli._errors import (
     BAD_INPUT,
     FAILED,
@@ -271,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser(
         "runs",
         parents=[common],
-        help="list, show, delete or verify stored runs",
+        help="list, show, delete, recover or verify stored runs",
         description="Read the run store (never creating one).",
     )
     actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser(
         "list", parents=[common, store_args], help="stored runs, newest first"
     )
+    listing.add_argument("--status", choices=RUN_STATUSES, help="only the runs with this status")
     listing.set_defaults(module="runs", parser=listing)
     show = actions.add_parser(
         "show", parents=[common, store_args], help="one run: its header and step records"
@@ -320,6 +322,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="call idempotent=False tools too (with the recorded run's idempotency keys)",
     )  # fmt: skip
     verify.set_defaults(module="runs_verify", parser=verify)
+    recover = actions.add_parser(
+        "recover",
+        parents=[common, store_args],
+        help="resume every run whose owner is gone",
+        description="Resume every stored run that is running or interrupted and whose owner "
+        "is gone (its process died, or its lease expired), --max-workers at a time, with "
+        "the flows of FILES (and their tools). A run already recovered --max-attempts times "
+        "is marked dead instead, and left alone from then on.",
+        epilog="exit codes: 0 every resumed run succeeded and none died or errored, 1 "
+        "otherwise, 2 unusable input, 130 interrupted",
+    )
+    recover.add_argument(
+        "files", nargs="*", metavar="FILE", help="the runs' flow files, and their sub-flow files"
+    )
+    recover.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
+    )  # fmt: skip
+    recover.add_argument(
+        "--max-attempts", type=int, default=3, metavar="N",
+        help="recoveries a run gets before it is marked dead (default 3)",
+    )  # fmt: skip
+    recover.add_argument(
+        "--max-workers", type=int, default=4, metavar="N", help="runs resumed at once (default 4)"
+    )
+    recover.set_defaults(module="runs_recover", parser=recover)
 
     cache = commands.add_parser(
         "cache",

@@ -1,8 +1,10 @@
-"""``dagwright runs list | show RUN_ID | delete RUN_ID``: read (and prune) the run store.
+"""``dagwright runs list | show RUN_ID | delete RUN_ID``: read (and prune) the run store
+(``runs recover`` is :mod:`dagwright.cli.runs_recover`).
 
 Never creates a store: a ``--store`` path with no file is an error (exit 2), and so is a
 file that is not a dagwright store (``DW-E015``) and an unknown run (``DW-E009``).
-``list`` shows the newest run first, then the runs whose rows cannot be read; ``show``
+``list`` shows the newest run first (``--status``: only the runs with that status), then
+the runs whose rows cannot be read; ``show``
 prints a run's header (for a failed run also its first failed step, the error and where
 it was raised) and its step records, failed and cancelled ones included (map instances
 with their index, sub-flow steps indented; an error with its code, type, message and
@@ -55,7 +57,7 @@ def _ended(header: RunHeader) -> float | None:
 
 def _list(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
     listing = store.runs()
-    runs = list(reversed(listing))
+    runs = [h for h in reversed(listing) if args.status is None or h.status == args.status]
     unreadable = listing.unreadable
     if args.json:
         data = {
@@ -68,7 +70,7 @@ def _list(store: SQLiteCheckpointer, args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return OK
     if not runs and not unreadable:
-        print(f"no runs in {args.store}")
+        print(f"no {args.status + ' ' if args.status else ''}runs in {args.store}")
         return OK
     rows = [
         [
