@@ -10,7 +10,6 @@ a generous timeout, nothing more.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,13 +22,6 @@ from dagwright.checkpoint import SQLiteCheckpointer, read_run
 
 WORKER = Path(__file__).with_name("intent_worker.py")
 TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
-    return env
 
 
 def worker(env: dict[str, str], db: Path, mode: str, keys: Path, *options: str) -> Any:

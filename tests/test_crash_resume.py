@@ -17,7 +17,6 @@ No wall-clock assertions: every subprocess has a generous timeout, nothing more.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -58,15 +57,6 @@ BEFORE_POINTS = (1, 2, 7, TOTAL_ENTRIES)
 
 
 # ---- helpers ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The workers' environment: bytecode cached in a temporary directory (never in the
-    repository), so the many short-lived workers do not all recompile dagwright."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
-    return env
 
 
 def worker(

@@ -19,7 +19,6 @@ more.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -41,14 +40,6 @@ from tests.cli.flows import write
 from tests.test_crash_resume import ALL_UNITS, TOTAL_ENTRIES, canonical, recorded_units
 
 TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Bytecode cached outside the repository, so short-lived workers compile once."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
-    return env
 
 
 def worker(env: Mapping[str, str], db: Path, mode: str, log: Path, *extra: str) -> Any:

@@ -128,10 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--input", metavar="JSON|@FILE", help="the run's inputs: a JSON object, or @file.json"
     )
-    run.add_argument(
-        "--tools", action="append", default=[], metavar="MODULE",
-        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
-    )  # fmt: skip
+    _tools_argument(run)
     run.add_argument("--store", metavar="PATH", help=f"the run store (default {DEFAULT_STORE})")
     run.add_argument("--run-id", metavar="ID", help="the new run's id (default: a random one)")
     run.add_argument("--resume", metavar="ID", help="finish the stored run ID instead")
@@ -178,10 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--input", metavar="JSON|@FILE", help="the runs' inputs: a JSON object, or @file.json"
     )
-    bench.add_argument(
-        "--tools", action="append", default=[], metavar="MODULE",
-        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
-    )  # fmt: skip
+    _tools_argument(bench)
     bench.add_argument(
         "--repeat", type=int, default=10, metavar="N", help="measured runs (default 10)"
     )
@@ -211,10 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "2 unusable input, 130 interrupted",
     )
     serve.add_argument("files", nargs="+", metavar="FILE", help="the flows to serve")
-    serve.add_argument(
-        "--tools", action="append", default=[], metavar="MODULE",
-        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
-    )  # fmt: skip
+    _tools_argument(serve)
     serve.add_argument(
         "--transport", choices=("stdio", "streamable-http"), default="stdio",
         help="stdio (default; for a client that starts the server) or streamable-http",
@@ -313,10 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "files", nargs="*", metavar="FILE", help="the run's flow file, then its sub-flow files"
     )
-    verify.add_argument(
-        "--tools", action="append", default=[], metavar="MODULE",
-        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
-    )  # fmt: skip
+    _tools_argument(verify)
     verify.add_argument(
         "--allow-side-effects", action="store_true",
         help="call idempotent=False tools too (with the recorded run's idempotency keys)",
@@ -336,10 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument(
         "files", nargs="*", metavar="FILE", help="the runs' flow files, and their sub-flow files"
     )
-    recover.add_argument(
-        "--tools", action="append", default=[], metavar="MODULE",
-        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
-    )  # fmt: skip
+    _tools_argument(recover)
     recover.add_argument(
         "--max-attempts", type=int, default=3, metavar="N",
         help="recoveries a run gets before it is marked dead (default 3)",
@@ -460,3 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
     except Exception as error:
         return report_internal(error, debug=debug)
+
+
+def _tools_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tools MODULE`` (repeatable) of the commands that load flow files."""
+    parser.add_argument(
+        "--tools", action="append", default=[], metavar="MODULE",
+        help="import the Tool objects of MODULE, besides the files' tools: (repeatable)",
+    )  # fmt: skip
