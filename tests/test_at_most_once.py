@@ -10,6 +10,7 @@ processes), a resume does not make the call again: the step fails with
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -487,3 +488,95 @@ def test_an_intent_shares_the_write_of_the_outcome_before_it(lane: str) -> None:
             assert run(ex, flow, {"amount": 1}, lane).success
         counts[name] = (store.appends, kinds(store).count("intent"))
     assert counts == {"lookup": (5, 0), "charge": (6, 5)}
+
+
+RELEASE = threading.Event()
+"""Set at the end of the timeout tests: frees the abandoned calls still waiting on it."""
+STARTED = threading.Event()
+BOOMED: list[int] = []
+
+
+@tool(idempotent=False)
+def slow_charge(amount: int) -> Receipt:
+    """Charge, then wait for the card service's answer (until RELEASE)."""
+    receipt = _called("slow_charge", amount)
+    RELEASE.wait(30)
+    return receipt
+
+
+@tool(idempotent=False)
+async def aslow_charge(amount: int) -> Receipt:
+    """Charge, then wait for the answer, async (until cancelled)."""
+    receipt = _called("aslow_charge", amount)
+    STARTED.set()
+    await asyncio.sleep(30)
+    return receipt
+
+
+@tool
+def boom_once(amount: int) -> Noted:
+    """Fail the first time, once the charge has started."""
+    if not BOOMED:
+        BOOMED.append(amount)
+        STARTED.wait(30)
+        raise RuntimeError("boom")
+    return Noted(noted="ok")
+
+
+SLOW_TOOLS = [*TOOLS, slow_charge, aslow_charge, boom_once]
+
+
+@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("tool_name", ["slow_charge", "aslow_charge"])
+def test_a_timed_out_call_stays_in_doubt(lane: str, tool_name: str) -> None:
+    """A call past its deadline may still take effect (a sync one is abandoned, not
+    stopped): its failure does not settle it, so a resume does not make it again."""
+    RELEASE.clear()
+    store = InMemoryCheckpointer()
+    flow = Flow("pay", [Step(id="charge", tool=tool_name, timeout_s=0.2)])
+    try:
+        with FlowExecutor(SLOW_TOOLS, checkpointer=store) as ex:
+            first = run(ex, flow, {"amount": 5}, lane)
+            assert first.error is not None and first.error.code == "DW-E104"
+            assert len(read_run(store, "pay-1").in_doubt) == 1
+            resumed = resume(ex, flow, lane)
+    finally:
+        RELEASE.set()
+    assert resumed.error is not None and resumed.error.code == "DW-E111"
+    assert [name for name, _, _ in CALLS] == [tool_name]
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_a_call_cancelled_while_it_ran_stays_in_doubt(lane: str) -> None:
+    STARTED.clear()
+    BOOMED.clear()
+    store = InMemoryCheckpointer()
+    flow = DAGFlow(
+        "pay",
+        [Step(id="charge", tool="aslow_charge"), Step(id="other", tool="boom_once")],
+    )
+    with FlowExecutor(SLOW_TOOLS, checkpointer=store, max_concurrency=2) as ex:
+        first = run(ex, flow, {"amount": 5}, lane)
+        assert first.step("charge").status == "cancelled"
+        assert first.error is not None and first.error.type == "RuntimeError"
+        resumed = resume(ex, flow, lane)
+    assert resumed.step("other").status == "completed"
+    assert resumed.error is not None and resumed.error.code == "DW-E111"
+    assert [name for name, _, _ in CALLS] == ["aslow_charge"]
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_a_call_inside_a_sub_flow_step_is_not_made_again(lane: str) -> None:
+    registry = FlowRegistry()
+    registry.register(Flow("inner", [Step(id="pay", tool="charge"), Step(id="note", tool="note")]))
+    flow = Flow("outer", [Step(id="sub", flow="inner"), Step(id="read", tool="lookup")])
+    store = CrashAfterIntent("pay")
+    with FlowExecutor(TOOLS, checkpointer=store, registry=registry) as ex:
+        with pytest.raises(Crash):
+            run(ex, flow, {"amount": 2}, lane)
+        assert [dict(c)["path"] for c in read_run(store, "pay-1").in_doubt] == [["sub"]]
+        result = resume(ex, flow, lane)
+    assert CALLS == []
+    assert result.error is not None and result.error.code == "DW-E107"
+    inner = result.step("sub").children
+    assert [(r.step_id, r.error and r.error.code) for r in inner] == [("pay", "DW-E111")]

@@ -50,6 +50,7 @@ from dagwright.errors import (
     CheckpointMismatchError,
     StepCancelledError,
     StepInterruptedError,
+    StepTimeoutError,
     SubflowError,
     ToolInputError,
 )
@@ -213,17 +214,29 @@ def recovery_entry(at: float) -> dict[str, Any]:
 
 
 def settles(entry: Mapping[str, Any]) -> bool:
-    """Whether ``entry``, recorded after a call's intent, settles that call: any outcome
-    does, except a failure whose attempts include a ``StepInterruptedError`` (the call was
-    found in doubt and not made; it stays in doubt, so a later resume does not make it
-    either)."""
+    """Whether ``entry``, recorded after a call's intent, settles that call: whether the
+    call's outcome is known.
+
+    A completion does. A failure does when the last call made returned or raised; not
+    when it timed out (a sync call past its deadline is abandoned, not stopped: it may
+    still take effect) or was cancelled while it ran, and never once a resume found the
+    call in doubt (a ``StepInterruptedError`` among the attempts: the call stays in doubt,
+    so no later resume makes it either). Attempts cancelled before they started (a retry
+    that never came) are passed over.
+    """
     if entry["kind"] != FAILURE:
         return True
     attempts = entry["record"].get("attempts") or ()
-    return not any(
-        (attempt.get("error") or {}).get("code") == StepInterruptedError.code
-        for attempt in attempts
-    )
+    codes = [(attempt.get("error") or {}).get("code") for attempt in attempts]
+    if StepInterruptedError.code in codes:
+        return False
+    for attempt, code in zip(reversed(attempts), reversed(codes), strict=True):
+        if attempt.get("status") == "cancelled":
+            if attempt.get("started_at") is None:
+                continue  # dropped before it started: the call before it decides
+            return False
+        return bool(code != StepTimeoutError.code)
+    return True
 
 
 @dataclass(slots=True)
