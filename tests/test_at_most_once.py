@@ -580,3 +580,25 @@ def test_a_call_inside_a_sub_flow_step_is_not_made_again(lane: str) -> None:
     assert result.error is not None and result.error.code == "DW-E107"
     inner = result.step("sub").children
     assert [(r.step_id, r.error and r.error.code) for r in inner] == [("pay", "DW-E111")]
+
+
+def test_dw407_flags_on_interrupted_where_it_does_nothing() -> None:
+    registry = FlowRegistry()
+    registry.register(Flow("inner", [Step(id="pay", tool="charge")]))
+    flow = DAGFlow(
+        "outer",
+        [
+            Step(id="sub", flow="inner", on_interrupted="retry"),
+            Step(id="read", tool="lookup", on_interrupted="retry", outputs={"r1": "receipt"}),
+            Step(id="pay", tool="charge", on_interrupted="retry", outputs={"r2": "receipt"}),
+            Step(id="safe", tool="lookup", on_error="fallback:refund", on_interrupted="retry",
+                 outputs={"r3": "receipt"}),
+        ],
+    )  # fmt: skip
+    with FlowExecutor(TOOLS, registry=registry) as ex:
+        found = [d for d in ex.compile(flow).all_warnings if d.code == "DW407"]
+    assert [(d.step_id, "sub-flow 'inner'" in d.message) for d in found] == [
+        ("sub", True),
+        ("read", False),
+    ]
+    assert "'lookup' is idempotent" in found[1].message

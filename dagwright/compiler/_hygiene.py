@@ -1,8 +1,9 @@
 """Hygiene pass: findings that never block compilation.
 
 Emits DW401 (unreachable step), DW402 (retry on a non-idempotent tool), DW403 (tool
-without description, once per tool), DW404 (flow without description, ``info``) and
-DW405 (a required flow input named like a key some step writes).
+without description, once per tool), DW404 (flow without description, ``info``),
+DW405 (a required flow input named like a key some step writes) and DW407
+(``on_interrupted="retry"`` on a step that makes no non-idempotent call).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ _CLOSE = 0.8
 
 
 def check_hygiene(analysis: Analysis) -> None:
-    """Report DW401-DW405."""
+    """Report DW401-DW405 and DW407."""
     _check_unreachable(analysis)
     _check_retries(analysis)
+    _check_on_interrupted(analysis)
     _check_descriptions(analysis)
     _check_near_misses(analysis)
 
@@ -62,6 +64,32 @@ def _check_retries(analysis: Analysis) -> None:
                 "on_interrupted='retry'",
                 at=("retry",),
             )
+
+
+def _check_on_interrupted(analysis: Analysis) -> None:
+    for state in analysis.in_order():
+        if state.step.on_interrupted != "retry":
+            continue
+        if state.subflow is not None:
+            why = (
+                f"it calls sub-flow {state.subflow.flow.name!r}, whose steps each say for "
+                "themselves"
+            )
+            hint = "set on_interrupted='retry' on the sub-flow's step that needs it"
+        elif state.tool is None:
+            continue  # an unknown tool is reported on its own
+        elif any(not entry.spec.idempotent for entry in (state.tool, state.fallback) if entry):
+            continue
+        else:
+            why = f"tool {state.tool.name!r} is idempotent, so its call is always made again"
+            hint = "drop on_interrupted, or mark the tool idempotent=False if it is not"
+        analysis.report(
+            "DW407",
+            f"on_interrupted='retry' has no effect here: {why}",
+            step=state,
+            hint=hint,
+            at=("on_interrupted",),
+        )
 
 
 def _check_descriptions(analysis: Analysis) -> None:

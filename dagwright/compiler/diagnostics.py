@@ -308,6 +308,15 @@ _TABLE: tuple[DiagnosticCode, ...] = (
         "(pinned, or the latest when no version of it is active). It still runs; move the "
         "step to an active version before this one is retired.",
     ),
+    DiagnosticCode(
+        "DW407",
+        "warning",
+        "on_interrupted without a non-idempotent call",
+        "A step sets `on_interrupted: retry`, but none of its own calls is of an "
+        "`idempotent=False` tool: an idempotent call in flight at a crash is always made "
+        "again, and a sub-flow's steps each say for themselves. Drop it, or set it on the "
+        "sub-flow step that calls the non-idempotent tool.",
+    ),
 )
 
 CODES: Mapping[str, DiagnosticCode] = MappingProxyType({c.code: c for c in _TABLE})

@@ -299,6 +299,14 @@ CASES = [
         says="idempotent=False",
     ),
     Case(
+        "DW407",
+        "warning",
+        "double",
+        Flow("f", [Step(tool="double", on_interrupted="retry")]),
+        Flow("f", [Step(tool="charge", on_interrupted="retry")]),
+        says="'double' is idempotent",
+    ),
+    Case(
         "DW403",
         "warning",
         "bare",

@@ -263,6 +263,13 @@ CASES: dict[str, str] = {
           - id: a
             @tool: bare
         """,
+    "DW407": DAG
+    + """
+        steps:
+          - id: a
+            tool: double
+            @on_interrupted: retry
+        """,
     "DW404": """
         format_version: 1
         kind: dag
