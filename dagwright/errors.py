@@ -456,8 +456,9 @@ class ToolUnavailableError(RunnerError):
 
 class StepInterruptedError(StepError):
     """A call of an ``idempotent=False`` tool was in flight when an earlier session of the
-    run stopped (its intent is journaled, its result is not), so a resume does not make
-    it again: the call may have had its side effect. Never retried; the step's
+    run stopped (its intent is journaled, its result is not), or timed out, or was
+    cancelled while it ran, so a resume does not make it again: the call may have had its
+    side effect. Never retried; the step's
     ``on_error`` applies. A step with ``on_interrupted="retry"`` makes the call again
     instead, with the same ``current_call().idempotency_key``."""
 
