@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from dagwright._execution.journal import RECOVERY, Restore, recovery_entry
+from dagwright._execution.journal import Restore, recovery_entry
 from dagwright._execution.scheduler import RunMachine
 from dagwright._logging import enabled_for, get_logger
 from dagwright.checkpoint.lease import DEFAULT_LEASE_S, Heartbeat, Owner, drop, hold
@@ -229,14 +229,12 @@ class Leases:
                 header = checkpointer.acquire(run_id, owner, time.time())
             else:
                 header = _take_recoverable(checkpointer, run_id, owner, time.time())
-            entries = checkpointer.load(run_id)[1]
+            restore = Restore.from_entries(checkpointer.load(run_id)[1])
             if attempts is not None:
-                done = sum(1 for entry in entries if entry.get("kind") == RECOVERY)
-                if done >= attempts:
+                if restore.recoveries >= attempts:
                     checkpointer.finish(run_id, "dead", time.time(), owner)
-                    raise DeadRun(run_id, done)
+                    raise DeadRun(run_id, restore.recoveries)
                 checkpointer.append(run_id, [recovery_entry(time.time())], owner)
-            restore = Restore.from_entries(entries)
         except BaseException:
             drop(owner)
             raise

@@ -27,7 +27,7 @@ will not run again:
   :attr:`Restore.intents`). Intents are written in every frame, journaled or not (inside
   a map instance's sub-flow too), because a call's side effect is never undone;
 * ``{"kind": "recovery", "at": t}``: ``recover`` resumed the run (at epoch ``t``); how
-  many times it did decides when the run is ``dead``. :class:`Restore` skips it.
+  many times it did decides when the run is ``dead`` (:attr:`Restore.recoveries`).
 
 ``path`` locates the frame: ``[]`` for the run, then for each enclosing sub-flow the id
 of the step that called it. A map instance is the unit of recovery: it is recorded
@@ -247,6 +247,8 @@ class Restore:
     instances: dict[tuple[Path, str], tuple[int, dict[int, StepRecord]]] = field(
         default_factory=dict
     )
+    recoveries: int = 0
+    """How many recovery entries the journal holds: the times ``recover`` resumed the run."""
     intents: dict[Call, Mapping[str, Any]] = field(default_factory=dict)
     """Calls of non-idempotent tools whose intent no later entry settled: made, perhaps,
     by an earlier session, with no outcome recorded. Each maps to its last intent."""
@@ -256,7 +258,7 @@ class Restore:
         """Index journal entries; an entry seen twice counts once (the last one).
 
         Failure entries are read only to settle intents: what failed or was cancelled
-        runs again. Recovery entries are skipped.
+        runs again. Recovery entries are only counted.
         """
         restore = cls()
         intents = restore.intents
@@ -266,6 +268,7 @@ class Restore:
                 intents[(tuple(entry["path"]), entry["step"], entry.get("index"))] = entry
                 continue
             if kind == RECOVERY:
+                restore.recoveries += 1
                 continue
             if intents and settles(entry):
                 intents.pop((tuple(entry["path"]), entry["step"], entry.get("index")), None)

@@ -15,21 +15,9 @@ import signal
 import time
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from dagwright import current_call, tool
-
-
-class Doubled(BaseModel):
-    doubled: int
-
-
-class Squared(BaseModel):
-    squared: int
-
-
-class Total(BaseModel):
-    total: int
+from tests.cli import flows
+from tests.cli.cli_tools import Doubled, Squared, Total
 
 
 def _note() -> None:
@@ -86,24 +74,12 @@ def doomed(total: int) -> Total:
     return Total(total=total)  # never reached
 
 
-SUMS = """\
-format_version: 1
-kind: dag
-name: sums
-version: "1"
-tools:
-  double: tests.cli.recover_tools:double
-  square: tests.cli.recover_tools:square
-  add: tests.cli.recover_tools:add
-steps:
-  - id: double
-    tool: double
-  - id: square
-    tool: square
-  - id: add
-    tool: add
-    depends_on: [double, square]
-"""
+SUMS = flows.SUMS.replace(
+    "steps:",
+    "tools:\n"
+    + "".join(f"  {name}: tests.cli.recover_tools:{name}\n" for name in ("double", "square", "add"))
+    + "steps:",
+)
 """double and square in parallel, then add (the tools of this module)."""
 
 DOOMED = (
